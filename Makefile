@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+# Entry points of the series workspace; the work is done by scripts/.
+#
+#   make run [ARCH=x86_64|arm64]  set up, build, boot under QEMU, run the plan
+#   make test                     the full gate (check + both arches)
+#   make tree | export | check | build | shell | setup | clean
+#
+# LINUX=/path/to/v6.12.y/tree uses your own kernel tree instead of build/linux.
+
+ARCH ?= x86_64
+SHELL := /bin/bash
+# Don't leak the make-level ARCH into the kernel builds; the scripts pass it.
+unexport ARCH
+
+.PHONY: all setup tree export check build run shell test clean
+
+all: run
+
+setup:
+	@scripts/setup.sh
+
+tree: setup
+	@scripts/tree.sh
+
+export:
+	@scripts/export.sh
+
+check: setup
+	@scripts/check.sh
+
+build: setup
+	@scripts/tree.sh --ensure
+	@scripts/build.sh $(ARCH) all
+
+run: setup
+	@scripts/tree.sh --ensure
+	@scripts/build.sh $(ARCH) all
+	@python3 scripts/run.py $(ARCH)
+
+shell: setup
+	@command -v busybox >/dev/null || apt-get install -y -q busybox-static
+	@scripts/tree.sh --ensure
+	@scripts/build.sh $(ARCH) all
+	@python3 scripts/run.py $(ARCH) --shell
+
+test: setup
+	@scripts/test.sh
+
+clean:
+	rm -rf build/x86_64 build/arm64 build/logs build/check-am

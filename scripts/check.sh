@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Fast checks of patches/ that need no boot:
+#   1. every patch applies with 'git am' on the pinned base, and the result is
+#      the tree in build/linux;
+#   2. scripts/checkpatch.pl --strict: errors fail, warnings are listed;
+#   3. every patch builds on its own with W=1 on x86_64 and arm64 (an
+#      incremental build of vmlinux in the same output directory as
+#      'make build', so only what a patch changes is recompiled; the KVM
+#      selftests too when a patch touches them or the uapi headers).
+#
+# CHECK_ARCHES="x86_64 arm64" and CHECK_BUILD=0 (skip step 3) may be set.
+. "$(dirname "$0")/lib.sh"
+
+ARCHES=${CHECK_ARCHES:-x86_64 arm64}
+failed=0
+fail() {
+	printf '[%s] check: FAIL: %s\n' "$(elapsed)" "$*" >&2
+	failed=$((failed + 1))
+}
+
+tree_exists || "$TOP/scripts/tree.sh" || die "cannot make the tree"
+if ! tree_is_clean || [ "$(ids_of_tree)" != "$(ids_of_files)" ]; then
+	die "build/linux differs from patches/: commit your work and run 'make export' (or 'make tree' to go back to patches/)"
+fi
+mapfile -t files < <(series_files)
+say "check: ${#files[@]} patch(es)"
+
+# --- 1. git am on the base, in a scratch worktree kept between runs ---------
+AM=$BUILD/check-am
+if [ ! -e "$AM/.git" ]; then
+	say "check: creating $AM (once)"
+	rm -rf "$AM"
+	git -C "$TREE" worktree prune
+	git -C "$TREE" worktree add -q --detach "$AM" "$BASE_REF"
+fi
+git -C "$AM" am --abort >/dev/null 2>&1 || true
+git -C "$AM" checkout -q -f --detach "$BASE_REF"
+git -C "$AM" clean -q -fdx >/dev/null 2>&1 || true
+am_ok=1
+for f in "${files[@]}"; do
+	if ! git -C "$AM" am -q "$f" >"$LOGS/check-am.log" 2>&1; then
+		sed 's/^/    /' "$LOGS/check-am.log" >&2
+		git -C "$AM" am --abort >/dev/null 2>&1 || true
+		fail "$(basename "$f") does not apply with 'git am'"
+		am_ok=0
+		break
+	fi
+done
+if [ "$am_ok" -eq 1 ]; then
+	if [ "$(git -C "$AM" rev-parse 'HEAD^{tree}')" != "$(git -C "$TREE" rev-parse 'HEAD^{tree}')" ]; then
+		fail "patches/ applied with 'git am' does not give the tree in build/linux"
+	else
+		say "check: all patches apply with 'git am'"
+	fi
+fi
+
+# --- 2. checkpatch -----------------------------------------------------------
+total_warn=0
+for f in "${files[@]}"; do
+	out=$(cd "$TREE" && ./scripts/checkpatch.pl --strict --terse --color=never \
+		--show-types "$f" 2>&1) || true
+	summary=$(printf '%s\n' "$out" | grep -E '^total: ' | tail -1)
+	errors=$(printf '%s\n' "$summary" | sed -nE 's/^total: ([0-9]+) errors.*/\1/p')
+	warns=$(printf '%s\n' "$out" | grep -cE ': (WARNING|CHECK):' || true)
+	[ -n "$errors" ] || { fail "checkpatch did not run on $(basename "$f")"; continue; }
+	if [ "$errors" -gt 0 ] || [ "$warns" -gt 0 ]; then
+		echo "  $(basename "$f"): $summary"
+		printf '%s\n' "$out" | grep -E ': (ERROR|WARNING|CHECK):' |
+			sed "s|^$f|    |"
+	fi
+	[ "$errors" -eq 0 ] || fail "checkpatch: $errors error(s) in $(basename "$f")"
+	total_warn=$((total_warn + warns))
+done
+say "check: checkpatch done ($total_warn warning(s)/check(s) listed above)"
+
+# --- 3. every patch builds on its own ----------------------------------------
+restore_tree() {
+	git -C "$TREE" checkout -q "$SERIES_BRANCH" 2>/dev/null || true
+}
+
+build_patch() {
+	local arch=$1 commit=$2 n=$3 log touched cross kout
+	cross=$(cross_compile "$arch")
+	kout=$BUILD/$arch/kernel
+	log=$LOGS/check-$arch-$(printf '%04d' "$n").log
+	if [ ! -f "$kout/.config" ]; then
+		"$TOP/scripts/build.sh" "$arch" kernel >/dev/null ||
+			{ fail "$arch: cannot configure the kernel"; return; }
+	fi
+	touched=$(git -C "$TREE" diff --name-only "$commit^" "$commit")
+	if ! run_logged "$log" make -C "$TREE" O="$kout" ARCH="$arch" \
+		CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" HOSTCC="ccache gcc" \
+		W=1 -j"$JOBS" olddefconfig vmlinux; then
+		fail "patch $n does not build on $arch (log: ${log#"$TOP"/})"
+		return
+	fi
+	# W=1 (and kernel-doc) findings in the files this patch touches.
+	local f hits=""
+	for f in $touched; do
+		case "$f" in *.c | *.h) ;; *) continue ;; esac
+		hits+=$(grep -E "(^|/)$f:[0-9]+(:[0-9]+)?: (warning|error):" "$log" || true)
+	done
+	if [ -n "$hits" ]; then
+		echo "  patch $n, $arch: W=1 warnings in files it touches:"
+		printf '%s\n' "$hits" | sort -u | sed "s|$TREE/||; s|^|    |"
+	fi
+	if printf '%s\n' $touched | grep -qE '^(tools/testing/selftests/kvm/|include/uapi/|arch/[^/]+/include/uapi/)'; then
+		local hdr=$BUILD/$arch/check-headers
+		if ! run_logged "$log.selftests" bash -c "
+			make -C '$TREE' O='$kout' ARCH=$arch CROSS_COMPILE='$cross' \
+				INSTALL_HDR_PATH='$hdr' headers_install &&
+			LDFLAGS=-static make -C '$TREE/tools/testing/selftests/kvm' \
+				ARCH=$arch CROSS_COMPILE='$cross' CC='ccache ${cross}gcc' \
+				OUTPUT='$BUILD/$arch/check-selftests' \
+				KHDR_INCLUDES='-isystem $hdr/include' -j$JOBS"; then
+			fail "patch $n: KVM selftests do not build on $arch"
+		fi
+	fi
+}
+
+if [ "${CHECK_BUILD:-1}" = 1 ] && [ ${#files[@]} -gt 0 ] && [ "$am_ok" -eq 1 ]; then
+	trap restore_tree EXIT
+	mapfile -t commits < <(git -C "$TREE" rev-list --reverse "$BASE_REF..HEAD")
+	n=0
+	for c in "${commits[@]}"; do
+		n=$((n + 1))
+		git -C "$TREE" checkout -q --detach "$c"
+		for arch in $ARCHES; do
+			say "check: patch $n/${#commits[@]} on $arch: $(git -C "$TREE" log -1 --format=%s "$c")"
+			build_patch "$arch" "$c" "$n"
+		done
+	done
+	restore_tree
+	trap - EXIT
+fi
+
+if [ "$failed" -gt 0 ]; then
+	say "check: $failed problem(s)"
+	exit 1
+fi
+say "check: OK"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Write the commits on top of the base back out to patches/ as
+# 'git format-patch' output. Stable: running it twice gives no diff.
+. "$(dirname "$0")/lib.sh"
+
+tree_exists || die "no tree at $TREE; run 'make tree'"
+tree_is_clean || die "$TREE has uncommitted changes; commit them first"
+
+# Debian's .gitignore hides every new top-level path; new files that were
+# never added with 'git add -f' would silently miss the series.
+hidden=$(git -C "$TREE" ls-files --others --ignored --exclude-standard \
+	--directory -- ':!:*.orig' ':!:*.rej' | grep -v -e '^\.' || true)
+if [ -n "$hidden" ]; then
+	warn "untracked files in $TREE that .gitignore hides (add them with 'git add -f' if they belong to the series):"
+	printf '  %s\n' $hidden >&2
+fi
+
+base=$(git -C "$TREE" rev-parse "$BASE_REF")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git -C "$TREE" format-patch -q --zero-commit --no-signature --base="$base" \
+	--no-numbered --output-directory "$tmp" "$base..HEAD"
+
+# Replace the numbered patches, keep the hand-written cover letter.
+find "$PATCHES" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' \
+	! -name '0000-*' -delete
+mkdir -p "$PATCHES"
+n=0
+for f in "$tmp"/*.patch; do
+	[ -e "$f" ] || continue
+	cp "$f" "$PATCHES/"
+	n=$((n + 1))
+done
+ids_of_files >"$STAMP"
+say "export: $n patch(es) in patches/"
+git -C "$TOP" status --short -- patches

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common helpers for the workspace scripts. Source, don't run.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../base.conf
+. "$TOP/base.conf"
+
+BUILD=${BUILD:-$TOP/build}
+TREE=${LINUX:-$BUILD/linux}
+LOGS=$BUILD/logs
+PATCHES=$TOP/patches
+BASE_REF=refs/series/base
+SERIES_BRANCH=series
+STAMP=$BUILD/tree.stamp
+JOBS=${JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Fixed committer so that 'make tree' gives the same commit hashes everywhere.
+export GIT_COMMITTER_NAME="Series workspace"
+export GIT_COMMITTER_EMAIL="series@localhost"
+
+mkdir -p "$LOGS"
+
+T0=${T0:-$(date +%s)}
+export T0
+
+elapsed() {
+	local s=$(($(date +%s) - T0))
+	printf '%d:%02d' $((s / 60)) $((s % 60))
+}
+
+say() { printf '[%s] %s\n' "$(elapsed)" "$*"; }
+warn() { printf '[%s] warning: %s\n' "$(elapsed)" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "$(elapsed)" "$*" >&2; exit 1; }
+
+# run_logged LOG CMD...: run CMD with output to LOG; on failure show the tail.
+run_logged() {
+	local log=$1 rc=0 start
+	shift
+	start=$(date +%s)
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		printf '[%s] FAILED (rc=%d) after %ds: %s\n' "$(elapsed)" "$rc" \
+			$(($(date +%s) - start)) "$*" >&2
+		printf -- '---- last 40 lines of %s ----\n' "$log" >&2
+		tail -n 40 "$log" >&2
+		printf -- '----\n' >&2
+	fi
+	return "$rc"
+}
+
+kernel_arch() {
+	case "$1" in
+	x86_64) echo x86_64 ;;
+	arm64) echo arm64 ;;
+	*) die "unknown ARCH '$1' (use x86_64 or arm64)" ;;
+	esac
+}
+
+cross_compile() {
+	case "$1" in
+	x86_64) echo "" ;;
+	arm64) echo aarch64-linux-gnu- ;;
+	esac
+}
+
+# Patch files of the series in order, without the cover letter.
+series_files() {
+	local f
+	for f in "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch; do
+		[ -e "$f" ] || continue
+		case "$(basename "$f")" in
+		0000-*) continue ;;
+		esac
+		printf '%s\n' "$f"
+	done
+}
+
+# Stable patch-ids of patches/ and of the commits in the tree.
+ids_of_files() {
+	local f
+	series_files | while read -r f; do
+		git patch-id --stable <"$f" | cut -d' ' -f1
+	done
+}
+
+ids_of_tree() {
+	git -C "$TREE" log --reverse -p --format='commit %H' "$BASE_REF..HEAD" |
+		git patch-id --stable | cut -d' ' -f1
+}
+
+tree_is_clean() {
+	[ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]
+}
+
+tree_exists() {
+	[ -d "$TREE/.git" ] || [ -f "$TREE/.git" ]
+}

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the test kernel under QEMU and run a test plan.
+
+    run.py ARCH [--plan FILE] [--shell]
+
+The plan (tests/plan.ARCH) has one test per line:
+
+    NAME  TIMEOUT  VARIANT  COMMAND [ARGS...]   # measured time, notes
+
+VARIANT is '-' or extra kernel parameters joined with ',' (for example
+'kvm_amd.npt=0'); every distinct variant is one boot. COMMAND is a selftest
+binary relative to the selftests output directory, or a built-in of the
+in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
+that fails on a splat in the kernel log before the runner started.
+
+Every test the plan names and that did not report a result counts as
+failed. The summary goes to build/ARCH/summary (PASSED FAILED SKIPPED).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
+LOGS = os.path.join(BUILD, "logs")
+T0 = float(os.environ.get("T0", time.time()))
+
+QEMU = {
+    "x86_64": {
+        "binary": "qemu-system-x86_64",
+        "args": ["-M", "q35", "-cpu", "EPYC,+svm,+npt"],
+        "console": "ttyS0",
+        "boot_margin": 180,
+        "strip": "strip",
+    },
+    "arm64": {
+        "binary": "qemu-system-aarch64",
+        # pauth-impdef: QEMU's own pointer-auth algorithm, much cheaper to
+        # emulate than the architected QARMA; the guest cannot tell.
+        "args": ["-M", "virt,virtualization=on,gic-version=3",
+                 "-cpu", "max,pauth-impdef=on"],
+        "console": "ttyAMA0",
+        "boot_margin": 300,
+        "strip": "aarch64-linux-gnu-strip",
+    },
+}
+
+RESULT_RE = re.compile(r"^(not )?ok (\d+) (\S+)(?: # ?(.*))?$")
+
+
+def stamp():
+    s = int(time.time() - T0)
+    return "[%d:%02d]" % (s // 60, s % 60)
+
+
+def say(msg):
+    print("%s %s" % (stamp(), msg), flush=True)
+
+
+class Test:
+    def __init__(self, name, timeout, variant, argv, where):
+        self.name = name
+        self.timeout = timeout
+        self.variant = variant
+        self.argv = argv
+        self.where = where
+        self.status = None      # PASS, FAIL, SKIP
+        self.detail = "did not run"
+        self.time = None
+        self.log = []
+
+
+def parse_plan(path):
+    tests = []
+    seen = set()
+    with open(path) as f:
+        for lineno, raw in enumerate(f, 1):
+            line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+            if not line:
+                continue
+            fields = line.split()
+            where = "%s:%d" % (os.path.relpath(path, TOP), lineno)
+            if len(fields) < 4:
+                sys.exit("%s: need NAME TIMEOUT VARIANT COMMAND" % where)
+            name, timeout, variant = fields[0], fields[1], fields[2]
+            if not timeout.isdigit() or int(timeout) <= 0:
+                sys.exit("%s: bad timeout '%s'" % (where, timeout))
+            if name in seen:
+                sys.exit("%s: duplicate test name '%s'" % (where, name))
+            seen.add(name)
+            tests.append(Test(name, int(timeout), variant, fields[3:], where))
+    if not tests:
+        sys.exit("%s: no tests" % path)
+    return tests
+
+
+def group_by_variant(tests):
+    groups = []
+    for t in tests:
+        for g in groups:
+            if g[0] == t.variant:
+                g[1].append(t)
+                break
+        else:
+            groups.append((t.variant, [t]))
+    result = []
+    for i, (variant, members) in enumerate(groups):
+        name = "boot-log" if variant == "-" else "boot-log[%s]" % variant
+        bootlog = Test(name, 10, variant, ["@bootlog"], "(every boot)")
+        result.append((i, variant, [bootlog] + members))
+    return result
+
+
+def stage_initramfs(arch, groups, shell=False):
+    out = os.path.join(BUILD, arch)
+    root = os.path.join(out, "initramfs.shell" if shell else "initramfs")
+    selftests = os.path.join(out, "selftests")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "kvm"))
+    for d in ("dev", "proc", "sys", "tmp", "bin"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    init = os.path.join(out, "init")
+    if not os.path.exists(init):
+        sys.exit("%s is missing; run 'make build ARCH=%s'" % (init, arch))
+    shutil.copy2(init, os.path.join(root, "init"))
+
+    strip = QEMU[arch]["strip"]
+    wanted = set()
+    for _, _, members in groups:
+        for t in members:
+            if not t.argv[0].startswith("@"):
+                wanted.add(t.argv[0])
+    if shell:
+        # Everything that was built, for poking around by hand.
+        for dirpath, _, files in os.walk(selftests):
+            for fn in files:
+                p = os.path.join(dirpath, fn)
+                rel = os.path.relpath(p, selftests)
+                if os.access(p, os.X_OK) and not fn.endswith((".o", ".a")):
+                    wanted.add(rel)
+    for rel in sorted(wanted):
+        src = os.path.join(selftests, rel)
+        dst = os.path.join(root, "kvm", rel)
+        if not os.path.exists(src):
+            print("warning: %s was not built; its tests will fail" % rel,
+                  file=sys.stderr)
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        subprocess.run([strip, "-o", dst, src], check=True)
+
+    for i, _, members in groups:
+        with open(os.path.join(root, "plan.%d" % i), "w") as f:
+            for t in members:
+                f.write("%s\t%d\t%s\n" % (t.name, t.timeout, " ".join(t.argv)))
+
+    if shell:
+        bb = shutil.which("busybox") or "/bin/busybox"
+        if not os.path.exists(bb):
+            sys.exit("busybox is missing; 'apt-get install busybox-static'")
+        shutil.copy2(bb, os.path.join(root, "bin", "busybox"))
+        os.symlink("busybox", os.path.join(root, "bin", "sh"))
+        with open(os.path.join(root, "shinit"), "w") as f:
+            f.write("""#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null
+export PATH=/kvm:/kvm/x86_64:/kvm/aarch64:/bin HOME=/tmp
+cd /tmp
+echo "KVM selftests are in /kvm. The plans are /plan.N; '/init' runs one"
+echo "(ktest_plan=/plan.0 /init) and reboots. 'poweroff -f' leaves QEMU."
+exec setsid cttyhack sh
+""")
+        os.chmod(os.path.join(root, "shinit"), 0o755)
+
+    cpio = root + ".cpio"
+    files = subprocess.run("find . -print0 | LC_ALL=C sort -z", shell=True,
+                           cwd=root, check=True,
+                           stdout=subprocess.PIPE).stdout
+    with open(cpio, "wb") as f:
+        subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet",
+                        "--owner=0:0", "--reproducible"], cwd=root,
+                       input=files, stdout=f, check=True)
+    return cpio
+
+
+def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False):
+    q = QEMU[arch]
+    cmd = [q["binary"]] + q["args"] + [
+        "-smp", "2", "-m", "4G", "-accel", "tcg,thread=multi",
+        "-nodefaults", "-no-reboot", "-display", "none",
+        "-kernel", os.path.join(BUILD, arch, "kernel.img"),
+        "-initrd", cpio, "-append", append,
+    ]
+    if interactive:
+        cmd += ["-serial", "mon:stdio"]
+    else:
+        cmd += ["-serial", "file:" + console, "-monitor", "none"]
+        cmd += ["-device", "virtio-serial-pci",
+                "-chardev", "file,id=results,path=" + results,
+                "-device", "virtconsole,chardev=results"]
+    return cmd
+
+
+def boot(arch, idx, variant, members, cpio):
+    base = os.path.join(LOGS, "%s-boot%d" % (arch, idx))
+    console, results = base + ".console", base + ".tap"
+    for p in (console, results):
+        if os.path.exists(p):
+            os.unlink(p)
+    params = [] if variant == "-" else variant.split(",")
+    append = " ".join(["console=" + QEMU[arch]["console"], "panic=-1",
+                       "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] + params)
+    cmd = qemu_cmd(arch, cpio, append, results, console)
+    with open(base + ".cmd", "w") as f:
+        f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
+
+    limit = QEMU[arch]["boot_margin"] + sum(t.timeout for t in members)
+    say("run %s: boot %d%s, %d test(s), limit %ds (console: %s)" % (
+        arch, idx, "" if variant == "-" else " [%s]" % variant,
+        len(members), limit, os.path.relpath(console, TOP)))
+    start = time.time()
+    with open(base + ".qemu", "w") as qlog:
+        proc = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        shown = 0
+        killed = False
+        while True:
+            try:
+                proc.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            shown = show_progress(arch, results, shown)
+            if time.time() - start > limit:
+                proc.kill()
+                proc.wait()
+                killed = True
+                break
+        show_progress(arch, results, shown)
+    return parse_results(arch, members, results, console, killed, limit,
+                         proc.returncode, time.time() - start)
+
+
+def show_progress(arch, results, shown):
+    if not os.path.exists(results):
+        return shown
+    with open(results, errors="replace") as f:
+        lines = f.read().split("\n")[:-1]
+    for line in lines[shown:]:
+        m = RESULT_RE.match(line)
+        if m:
+            say("  %s %s %s" % (arch, "FAIL" if m.group(1) else
+                               ("SKIP" if (m.group(4) or "").startswith("SKIP")
+                                else "ok  "), m.group(3)))
+    return len(lines)
+
+
+def parse_results(arch, members, results, console, killed, limit, rc, secs):
+    by_name = {t.name: t for t in members}
+    lines = []
+    if os.path.exists(results):
+        with open(results, errors="replace") as f:
+            lines = f.read().split("\n")
+    started = any(l.startswith("KTAP version") for l in lines)
+    finished = any(l.startswith("# ktest: done") for l in lines)
+    diag = []
+    for line in lines:
+        if line.startswith("# "):
+            if line.startswith("# ktest: start "):
+                diag = []
+            else:
+                diag.append(line[2:])
+            continue
+        m = RESULT_RE.match(line)
+        if not m or m.group(3) not in by_name:
+            continue
+        t = by_name[m.group(3)]
+        directive = m.group(4) or ""
+        tm = re.search(r"time=([0-9.]+)s", directive)
+        t.time = float(tm.group(1)) if tm else None
+        directive = re.sub(r"\s*time=[0-9.]+s", "", directive).strip()
+        if m.group(1):
+            t.status, t.detail = "FAIL", directive or "failed"
+        elif directive.startswith("SKIP"):
+            t.status, t.detail = "SKIP", directive[4:].strip() or "skipped"
+        else:
+            t.status, t.detail = "PASS", ""
+        t.log = diag
+        diag = []
+
+    why = None
+    if not started:
+        why = "the kernel did not reach the test runner"
+    elif not finished:
+        why = "the test runner did not finish"
+    if killed:
+        why = (why or "") + " (QEMU killed after %ds)" % limit
+    if why:
+        for t in members:
+            if t.status is None:
+                t.status, t.detail = "FAIL", "did not run: " + why
+        say("run %s: %s; last lines of %s:" % (arch, why,
+                                               os.path.relpath(console, TOP)))
+        tail = []
+        if os.path.exists(console):
+            with open(console, errors="replace") as f:
+                tail = f.read().splitlines()[-30:]
+        for line in tail:
+            print("    | " + line)
+    for t in members:
+        if t.status is None:
+            t.status, t.detail = "FAIL", "did not run"
+    say("run %s: boot finished in %ds (qemu exit %s)" % (arch, secs, rc))
+    return members
+
+
+def report(arch, tests):
+    width = max(len(t.name) for t in tests)
+    print()
+    print("== %s results (logs: build/logs/%s-boot*.tap, *.console)" % (arch, arch))
+    for t in tests:
+        tm = "%6.1fs" % t.time if t.time is not None else "      -"
+        print("  %-4s %-*s %s  %s" % (t.status, width, t.name, tm, t.detail))
+    for t in tests:
+        if t.status == "FAIL" and t.log:
+            print("\n-- %s (%s): last lines of its output" % (t.name, t.where))
+            for line in t.log[-20:]:
+                print("    | " + line)
+    p = sum(t.status == "PASS" for t in tests)
+    f = sum(t.status == "FAIL" for t in tests)
+    s = sum(t.status == "SKIP" for t in tests)
+    print("\n%s: %d passed, %d failed, %d skipped" % (arch, p, f, s))
+    return p, f, s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("arch", choices=sorted(QEMU))
+    ap.add_argument("--plan")
+    ap.add_argument("--shell", action="store_true")
+    ap.add_argument("--summary", help="write 'PASSED FAILED SKIPPED' here")
+    ap.add_argument("--count", action="store_true",
+                    help="print how many results the plan expects")
+    args = ap.parse_args()
+    arch = args.arch
+    plan = args.plan or os.path.join(TOP, "tests", "plan." + arch)
+    os.makedirs(LOGS, exist_ok=True)
+
+    tests = parse_plan(plan)
+    groups = group_by_variant(tests)
+    if args.count:
+        print(sum(len(m) for _, _, m in groups))
+        return 0
+    if args.shell:
+        cpio = stage_initramfs(arch, groups, shell=True)
+        append = "console=%s panic=-1 rdinit=/shinit" % QEMU[arch]["console"]
+        cmd = qemu_cmd(arch, cpio, append, interactive=True)
+        print("Booting %s; leave with 'poweroff -f' or Ctrl-A x" % arch)
+        os.execvp(cmd[0], cmd)
+
+    cpio = stage_initramfs(arch, groups)
+    done = []
+    for idx, variant, members in groups:
+        done += boot(arch, idx, variant, members, cpio)
+    p, f, s = report(arch, done)
+    summary = args.summary or os.path.join(BUILD, arch, "summary")
+    with open(summary, "w") as fh:
+        fh.write("%d %d %d\n" % (p, f, s))
+    return 1 if f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
