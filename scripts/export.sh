@@ -10,7 +10,7 @@ tree_is_clean || die "$TREE has uncommitted changes; commit them first"
 # Debian's .gitignore hides every new top-level path; new files that were
 # never added with 'git add -f' would silently miss the series.
 hidden=$(git -C "$TREE" ls-files --others --ignored --exclude-standard \
-	--directory -- ':!:*.orig' ':!:*.rej' | grep -v -e '^\.' || true)
+	--directory | grep -v -e '^\.' -e '^tools/arch/[^/]*/include/generated/$' || true)
 if [ -n "$hidden" ]; then
 	warn "untracked files in $TREE that .gitignore hides (add them with 'git add -f' if they belong to the series):"
 	printf '  %s\n' $hidden >&2
@@ -19,7 +19,9 @@ fi
 base=$(git -C "$TREE" rev-parse "$BASE_REF")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-git -C "$TREE" format-patch -q --zero-commit --no-signature --base="$base" \
+# Fixed abbreviation: the default grows with the number of objects, which
+# differs between build/linux and a full-history tree.
+git -C "$TREE" -c core.abbrev=12 format-patch -q --zero-commit --no-signature --base="$base" \
 	--no-numbered --output-directory "$tmp" "$base..HEAD"
 
 # Replace the numbered patches, keep the hand-written cover letter.

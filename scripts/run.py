@@ -6,13 +6,19 @@
 
 The plan (tests/plan.ARCH) has one test per line:
 
-    NAME  TIMEOUT  VARIANT  COMMAND [ARGS...]   # measured time, notes
+    NAME  TIMEOUT  VARIANT  [xfail=REGEX]  COMMAND [ARGS...]   # notes
 
 VARIANT is '-' or extra kernel parameters joined with ',' (for example
 'kvm_amd.npt=0'); every distinct variant is one boot. COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started.
+
+xfail=REGEX marks a known failure that cannot be fixed here (e.g. QEMU TCG
+differs from hardware). It is strict: the test must fail AND its output must
+match REGEX (Python syntax, no spaces: use \s) to count as XFAIL, which the
+summary counts as skipped and the report lists with the plan's reason. Any
+other failure is a FAIL, and a pass is a FAIL too ("XPASS: update the plan").
 
 Every test the plan names and that did not report a result counts as
 failed. The summary goes to build/ARCH/summary (PASSED FAILED SKIPPED).
@@ -64,8 +70,9 @@ def say(msg):
 
 
 class Test:
-    def __init__(self, name, timeout, variant, argv, where):
+    def __init__(self, name, timeout, variant, argv, where, xfail=None):
         self.name = name
+        self.xfail = xfail
         self.timeout = timeout
         self.variant = variant
         self.argv = argv
@@ -94,7 +101,16 @@ def parse_plan(path):
             if name in seen:
                 sys.exit("%s: duplicate test name '%s'" % (where, name))
             seen.add(name)
-            tests.append(Test(name, int(timeout), variant, fields[3:], where))
+            argv, xfail = fields[3:], None
+            if argv[0].startswith("xfail="):
+                xfail = argv.pop(0)[len("xfail="):]
+                try:
+                    re.compile(xfail)
+                except re.error as e:
+                    sys.exit("%s: bad xfail regex: %s" % (where, e))
+                if not argv:
+                    sys.exit("%s: no command" % where)
+            tests.append(Test(name, int(timeout), variant, argv, where, xfail))
     if not tests:
         sys.exit("%s: no tests" % path)
     return tests
@@ -320,6 +336,13 @@ def parse_results(arch, members, results, console, killed, limit, rc, secs):
     for t in members:
         if t.status is None:
             t.status, t.detail = "FAIL", "did not run"
+        elif t.xfail and t.status == "FAIL":
+            if re.search(t.xfail, "\n".join(t.log), re.S):
+                t.status = "XFAIL"
+                t.detail = "known failure (%s): %s" % (t.where, t.detail)
+        elif t.xfail and t.status == "PASS":
+            t.status = "FAIL"
+            t.detail = "XPASS: marked xfail in %s but passed; update the plan" % t.where
     say("run %s: boot finished in %ds (qemu exit %s)" % (arch, secs, rc))
     return members
 
@@ -330,15 +353,15 @@ def report(arch, tests):
     print("== %s results (logs: build/logs/%s-boot*.tap, *.console)" % (arch, arch))
     for t in tests:
         tm = "%6.1fs" % t.time if t.time is not None else "      -"
-        print("  %-4s %-*s %s  %s" % (t.status, width, t.name, tm, t.detail))
+        print("  %-5s %-*s %s  %s" % (t.status, width, t.name, tm, t.detail))
     for t in tests:
-        if t.status == "FAIL" and t.log:
+        if t.status in ("FAIL", "XFAIL") and t.log:
             print("\n-- %s (%s): last lines of its output" % (t.name, t.where))
             for line in t.log[-20:]:
                 print("    | " + line)
     p = sum(t.status == "PASS" for t in tests)
     f = sum(t.status == "FAIL" for t in tests)
-    s = sum(t.status == "SKIP" for t in tests)
+    s = sum(t.status in ("SKIP", "XFAIL") for t in tests)
     print("\n%s: %d passed, %d failed, %d skipped" % (arch, p, f, s))
     return p, f, s
 
