@@ -6,6 +6,10 @@
 
 tree_exists || die "no tree at $TREE; run 'make tree'"
 tree_is_clean || die "$TREE has uncommitted changes; commit them first"
+# No stamp: the last 'make tree' failed (or never ran), so the tree may be
+# missing patches that patches/ has. Exporting it would delete them.
+[ -f "$STAMP" ] || [ "${FORCE:-0}" = 1 ] ||
+	die "$TREE was not made from patches/ by a successful 'make tree'; exporting it could drop patches (FORCE=1 to export anyway)"
 
 # Debian's .gitignore hides every new top-level path; new files that were
 # never added with 'git add -f' would silently miss the series.

@@ -245,6 +245,7 @@ def boot(arch, idx, variant, members, cpio):
         arch, idx, "" if variant == "-" else " [%s]" % variant,
         len(members), limit, os.path.relpath(console, TOP)))
     start = time.time()
+    xfail = {t.name for t in members if t.xfail}
     with open(base + ".qemu", "w") as qlog:
         proc = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -256,18 +257,18 @@ def boot(arch, idx, variant, members, cpio):
                 break
             except subprocess.TimeoutExpired:
                 pass
-            shown = show_progress(arch, results, shown)
+            shown = show_progress(arch, results, shown, xfail)
             if time.time() - start > limit:
                 proc.kill()
                 proc.wait()
                 killed = True
                 break
-        show_progress(arch, results, shown)
+        show_progress(arch, results, shown, xfail)
     return parse_results(arch, members, results, console, killed, limit,
                          proc.returncode, time.time() - start)
 
 
-def show_progress(arch, results, shown):
+def show_progress(arch, results, shown, xfail=()):
     if not os.path.exists(results):
         return shown
     with open(results, errors="replace") as f:
@@ -275,7 +276,8 @@ def show_progress(arch, results, shown):
     for line in lines[shown:]:
         m = RESULT_RE.match(line)
         if m:
-            say("  %s %s %s" % (arch, "FAIL" if m.group(1) else
+            say("  %s %s %s" % (arch, ("fail (xfail?)" if m.group(3) in xfail
+                                      else "FAIL") if m.group(1) else
                                ("SKIP" if (m.group(4) or "").startswith("SKIP")
                                 else "ok  "), m.group(3)))
     return len(lines)
@@ -327,11 +329,15 @@ def parse_results(arch, members, results, console, killed, limit, rc, secs):
                 t.status, t.detail = "FAIL", "did not run: " + why
         say("run %s: %s; last lines of %s:" % (arch, why,
                                                os.path.relpath(console, TOP)))
-        tail = []
+        lines = []
         if os.path.exists(console):
             with open(console, errors="replace") as f:
-                tail = f.read().splitlines()[-30:]
-        for line in tail:
+                lines = f.read().splitlines()
+        key = [l for l in lines if re.search(
+            r"Kernel panic|BUG:|Oops|Unable to handle|WARNING:|Internal error", l)]
+        for line in key[:8]:
+            print("    ! " + line)
+        for line in lines[-30:]:
             print("    | " + line)
     for t in members:
         if t.status is None:

@@ -105,13 +105,15 @@ fi
 tree_ids=$(ids_of_tree)
 file_ids=$(ids_of_files)
 if [ "$tree_ids" = "$file_ids" ] && tree_is_clean; then
+	ids_of_files >"$STAMP"
 	say "tree: $TREE is up to date with patches/"
 	exit 0
 fi
 
 # The tree differs from patches/. It is safe to rebuild it only if it still
 # holds exactly what it was last synced to (so patches/ is what changed).
-if tree_is_clean && [ -f "$STAMP" ] && [ "$tree_ids" = "$(cat "$STAMP")" ]; then
+if tree_is_clean && { [ -z "$tree_ids" ] ||
+	{ [ -f "$STAMP" ] && [ "$tree_ids" = "$(cat "$STAMP")" ]; }; }; then
 	say "tree: patches/ changed; re-applying the series"
 	apply_series
 	exit 0
