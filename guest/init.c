@@ -12,7 +12,12 @@
  * Plan lines: NAME <TAB> TIMEOUT_SECONDS <TAB> COMMAND [ARGS...]
  * COMMAND is a program relative to /kvm, or one of the built-ins:
  *   @bootlog          the kernel log up to init has no splat
+ *   @postlog          the kernel log after the last test has no splat
  *   @kunit SUITE      result of a built-in KUnit suite printed at boot
+ *
+ * The kernel log is scanned without gaps: each test is charged with every
+ * line logged since the previous test's check, so splats during a test's
+ * teardown count against it.
  *
  * Built statically, with no dependency beyond libc, for every arch.
  */
@@ -54,6 +59,8 @@ static int kmsg_fd = -1;
 /* Kernel log text gathered so far (boot log, then per test). */
 static char *klog;
 static size_t klog_len;
+static size_t klog_scanned;	/* checked for splats up to here */
+static bool klog_truncated;	/* records were dropped: the log is incomplete */
 
 static void out_write(const char *buf, size_t len)
 {
@@ -165,8 +172,10 @@ static size_t klog_read(void)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EPIPE)	/* records were overwritten */
+		if (n < 0 && errno == EPIPE) {	/* overwritten before we read them */
+			klog_truncated = true;
 			continue;
+		}
 		if (n <= 0)
 			break;
 		rec[n] = '\0';
@@ -179,8 +188,10 @@ static size_t klog_read(void)
 		if (end)
 			*end = '\0';
 		n = strlen(msg);
-		if (klog_len + n + 2 > KLOG_MAX)
-			break;
+		if (klog_len + n + 2 > KLOG_MAX) {
+			klog_truncated = true;
+			continue;
+		}
 		memcpy(klog + klog_len, msg, n);
 		klog_len += n;
 		klog[klog_len++] = '\n';
@@ -351,6 +362,8 @@ static enum result run_program(struct test *t, char *why, size_t whylen)
 	pid = fork();
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
 		return FAIL;
 	}
 	if (!pid) {
@@ -403,12 +416,33 @@ static enum result run_program(struct test *t, char *why, size_t whylen)
 		out_diag(line, pending);
 	close(pipefd[0]);
 
-	if (timed_out) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
+	/*
+	 * The output pipe is closed (or the deadline passed); the test itself
+	 * may still run, e.g. if it closed stdout. Wait for it until the
+	 * deadline, then kill it and give it 10 seconds to go away.
+	 */
+	for (bool killed = false;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			snprintf(why, whylen, "waitpid: %s", strerror(errno));
+			return FAIL;
+		}
+		if (!killed && now() >= deadline) {
+			timed_out = true;
+			killed = true;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			deadline = now() + 10;
+		} else if (killed && now() >= deadline) {
+			snprintf(why, whylen, "TIMEOUT after %ds, and the test could not be killed",
+				 t->timeout);
+			return FAIL;
+		}
+		usleep(20000);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	/* Leftover processes of the test's session must not outlive it. */
 	kill(-pid, SIGKILL);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -436,11 +470,24 @@ static enum result run_program(struct test *t, char *why, size_t whylen)
 
 static enum result run_test(struct test *t, char *why, size_t whylen, bool have_kvm)
 {
-	if (!strcmp(t->argv[0], "@bootlog")) {
-		if (report_splats(0)) {
-			snprintf(why, whylen, "the boot log has a kernel splat");
+	if (!strcmp(t->argv[0], "@bootlog") || !strcmp(t->argv[0], "@postlog")) {
+		bool post = t->argv[0][1] == 'p';
+
+		if (kmsg_fd < 0) {
+			snprintf(why, whylen, "cannot read /dev/kmsg: splats would go unseen");
 			return FAIL;
 		}
+		if (post) {
+			sleep(1);	/* let deferred work of the last test log */
+			klog_read();
+		}
+		if (report_splats(klog_scanned)) {
+			snprintf(why, whylen, "kernel splat %s", post ?
+				 "after the last test" : "before the tests");
+			klog_scanned = klog_len;
+			return FAIL;
+		}
+		klog_scanned = klog_len;
 		return PASS;
 	}
 	if (!strcmp(t->argv[0], "@kunit")) {
@@ -508,14 +555,28 @@ int main(void)
 		int splat;
 
 		out("# ktest: start %s (timeout %ds)\n", t->name, t->timeout);
-		klog_read();
-		from = klog_len;
 		r = run_test(t, why, sizeof(why), have_kvm);
-		klog_read();
-		splat = t->argv[0][0] == '@' ? 0 : report_splats(from);
-		if (splat && r != FAIL) {
+		if (t->argv[0][0] != '@') {
+			/* Everything since the previous check, teardown included. */
+			klog_read();
+			from = klog_scanned;
+			klog_scanned = klog_len;
+			splat = report_splats(from);
+			if (splat) {
+				size_t l = strlen(why);
+
+				snprintf(why + l, sizeof(why) - l, "%skernel splat",
+					 l ? "; " : "");
+				r = FAIL;
+			}
+		}
+		if (klog_truncated && kmsg_fd >= 0) {
+			size_t l = strlen(why);
+
+			snprintf(why + l, sizeof(why) - l, "%skernel log truncated",
+				 l ? "; " : "");
+			klog_truncated = false;
 			r = FAIL;
-			snprintf(why, sizeof(why), "kernel splat while the test ran");
 		}
 		if (r == FAIL)
 			failed++;

@@ -28,46 +28,53 @@ say "check: ${#files[@]} patch(es)"
 
 # --- 1. git am on the base, in a scratch worktree kept between runs ---------
 AM=$BUILD/check-am
-if [ ! -e "$AM/.git" ]; then
-	say "check: creating $AM (once)"
-	rm -rf "$AM"
-	git -C "$TREE" worktree prune
-	git -C "$TREE" worktree add -q --detach "$AM" "$BASE_REF"
-fi
-git -C "$AM" am --abort >/dev/null 2>&1 || true
-git -C "$AM" checkout -q -f --detach "$BASE_REF"
-git -C "$AM" clean -q -fdx >/dev/null 2>&1 || true
 am_ok=1
-for f in "${files[@]}"; do
-	if ! git -C "$AM" am -q "$f" >"$LOGS/check-am.log" 2>&1; then
-		sed 's/^/    /' "$LOGS/check-am.log" >&2
-		git -C "$AM" am --abort >/dev/null 2>&1 || true
-		fail "$(basename "$f") does not apply with 'git am'"
-		am_ok=0
-		break
+apply_all() {
+	local f
+	if [ ! -e "$AM/.git" ]; then
+		say "check: creating $AM (once)"
+		rm -rf "$AM"
+		git -C "$TREE" worktree prune
+		git -C "$TREE" worktree add -q --detach "$AM" "$BASE_REF"
 	fi
-done
-if [ "$am_ok" -eq 1 ]; then
+	git -C "$AM" am --abort >/dev/null 2>&1 || true
+	git -C "$AM" checkout -q -f --detach "$BASE_REF"
+	git -C "$AM" clean -q -fdx >/dev/null 2>&1 || true
+	for f in "${files[@]}"; do
+		if ! git -C "$AM" am -q "$f" >"$LOGS/check-am.log" 2>&1; then
+			sed 's/^/    /' "$LOGS/check-am.log" >&2
+			git -C "$AM" am --abort >/dev/null 2>&1 || true
+			fail "$(basename "$f") does not apply with 'git am'"
+			am_ok=0
+			return
+		fi
+	done
 	if [ "$(git -C "$AM" rev-parse 'HEAD^{tree}')" != "$(git -C "$TREE" rev-parse 'HEAD^{tree}')" ]; then
 		fail "patches/ applied with 'git am' does not give the tree in build/linux"
 	else
 		say "check: all patches apply with 'git am'"
 	fi
+}
+if [ ${#files[@]} -eq 0 ]; then
+	say "check: empty series, nothing to apply"
+else
+	apply_all
 fi
 
 # --- 2. checkpatch -----------------------------------------------------------
 total_warn=0
 for f in "${files[@]}"; do
-	out=$(cd "$TREE" && ./scripts/checkpatch.pl --strict --terse --color=never \
+	# --emacs, not --terse: --terse prints no "total:" line for a clean patch.
+	out=$(cd "$TREE" && ./scripts/checkpatch.pl --strict --emacs --color=never \
 		--show-types "$f" 2>&1) || true
-	summary=$(printf '%s\n' "$out" | grep -E '^total: ' | tail -1)
+	summary=$(printf '%s\n' "$out" | grep -E '^total: ' | tail -1 || true)
 	errors=$(printf '%s\n' "$summary" | sed -nE 's/^total: ([0-9]+) errors.*/\1/p')
-	warns=$(printf '%s\n' "$out" | grep -cE ': (WARNING|CHECK):' || true)
+	warns=$(printf '%s\n' "$out" | grep -cE '^[^ ]+:[0-9]+: (WARNING|CHECK):' || true)
 	[ -n "$errors" ] || { fail "checkpatch did not run on $(basename "$f")"; continue; }
 	if [ "$errors" -gt 0 ] || [ "$warns" -gt 0 ]; then
 		echo "  $(basename "$f"): $summary"
-		printf '%s\n' "$out" | grep -E ': (ERROR|WARNING|CHECK):' |
-			sed "s|^$f|    |"
+		printf '%s\n' "$out" | grep -E '^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' |
+			sed "s|^$f|    |" || true
 	fi
 	[ "$errors" -eq 0 ] || fail "checkpatch: $errors error(s) in $(basename "$f")"
 	total_warn=$((total_warn + warns))
@@ -130,6 +137,17 @@ if [ "${CHECK_BUILD:-1}" = 1 ] && [ ${#files[@]} -gt 0 ] && [ "$am_ok" -eq 1 ]; 
 			say "check: patch $n/${#commits[@]} on $arch: $(git -C "$TREE" log -1 --format=%s "$c")"
 			build_patch "$arch" "$c" "$n"
 		done
+		# Say which touched C files no test config compiles (other
+		# arches, options off): "builds" says nothing about them.
+		unbuilt=""
+		for f in $(git -C "$TREE" diff --name-only --diff-filter=AM "$c^" "$c" -- '*.c' ':!tools/'); do
+			built=0
+			for arch in $ARCHES; do
+				[ -e "$BUILD/$arch/kernel/${f%.c}.o" ] && built=1
+			done
+			[ "$built" = 1 ] || unbuilt+=" $f"
+		done
+		[ -z "$unbuilt" ] || echo "  patch $n: not compiled by the x86_64/arm64 test configs:$unbuilt"
 	done
 	restore_tree
 	trap - EXIT

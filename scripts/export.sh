@@ -6,10 +6,19 @@
 
 tree_exists || die "no tree at $TREE; run 'make tree'"
 tree_is_clean || die "$TREE has uncommitted changes; commit them first"
-# No stamp: the last 'make tree' failed (or never ran), so the tree may be
-# missing patches that patches/ has. Exporting it would delete them.
-[ -f "$STAMP" ] || [ "${FORCE:-0}" = 1 ] ||
-	die "$TREE was not made from patches/ by a successful 'make tree'; exporting it could drop patches (FORCE=1 to export anyway)"
+if [ "${FORCE:-0}" != 1 ]; then
+	no_git_op_in_progress
+	# Detached (e.g. an interrupted 'make check'): HEAD may be mid-series.
+	on_series_branch ||
+		die "$TREE is not on branch '$SERIES_BRANCH'; exporting HEAD could drop patches (FORCE=1 to export anyway)"
+	# No stamp: the last 'make tree' failed (or never ran), so the tree
+	# may lack patches that patches/ has.
+	[ -f "$STAMP" ] ||
+		die "$TREE was not made from patches/ by a successful 'make tree'; exporting it could drop patches (FORCE=1 to export anyway)"
+	# patches/ changed since the tree was made (git pull, hand edits).
+	[ "$(ids_of_files)" = "$(cat "$STAMP")" ] ||
+		die "patches/ changed since 'make tree' made $TREE; exporting would overwrite that ('make tree' first, or FORCE=1)"
+fi
 
 # Debian's .gitignore hides every new top-level path; new files that were
 # never added with 'git add -f' would silently miss the series.
@@ -38,6 +47,6 @@ for f in "$tmp"/*.patch; do
 	cp "$f" "$PATCHES/"
 	n=$((n + 1))
 done
-ids_of_files >"$STAMP"
+write_stamps
 say "export: $n patch(es) in patches/"
 git -C "$TOP" status --short -- patches

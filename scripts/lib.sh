@@ -13,9 +13,12 @@ LOGS=$BUILD/logs
 PATCHES=$TOP/patches
 BASE_REF=refs/series/base
 SERIES_BRANCH=series
+# What the tree was last synced to: the patch-ids of patches/, and the hash
+# of the series branch then. Work is "unexported" when the branch moved.
 STAMP=$BUILD/tree.stamp
+HEADSTAMP=$BUILD/tree.head
 JOBS=${JOBS:-$(nproc)}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
 # Fixed committer so that 'make tree' gives the same commit hashes everywhere.
 export GIT_COMMITTER_NAME="Series workspace"
 export GIT_COMMITTER_EMAIL="series@localhost"
@@ -92,6 +95,29 @@ ids_of_tree() {
 
 tree_is_clean() {
 	[ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]
+}
+
+series_hash() {
+	git -C "$TREE" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" || true
+}
+
+on_series_branch() {
+	[ "$(git -C "$TREE" symbolic-ref -q HEAD || true)" = "refs/heads/$SERIES_BRANCH" ]
+}
+
+write_stamps() {
+	ids_of_files >"$STAMP"
+	series_hash >"$HEADSTAMP"
+}
+
+# Fail if git is in the middle of something in the tree.
+no_git_op_in_progress() {
+	local p
+	for p in rebase-apply rebase-merge CHERRY_PICK_HEAD MERGE_HEAD REVERT_HEAD BISECT_LOG; do
+		if [ -e "$(git -C "$TREE" rev-parse --git-path "$p")" ]; then
+			die "$TREE: a git operation is in progress ($p); finish or abort it first"
+		fi
+	done
 }
 
 tree_exists() {

@@ -6,19 +6,25 @@
 
 The plan (tests/plan.ARCH) has one test per line:
 
-    NAME  TIMEOUT  VARIANT  [xfail=REGEX]  COMMAND [ARGS...]   # notes
+    NAME  TIMEOUT  VARIANT  [xfail=REGEX] [skip=REGEX]  COMMAND [ARGS...]  # notes
 
 VARIANT is '-' or extra kernel parameters joined with ',' (for example
 'kvm_amd.npt=0'); every distinct variant is one boot. COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
-that fails on a splat in the kernel log before the runner started.
+that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
+log after the last test.
+
+A test that skips (exit code 4) FAILS, because in these fixed QEMU machines
+a skip means a missing config or a broken capability. skip=REGEX allows a
+skip whose output matches REGEX (for hardware QEMU cannot provide).
 
 xfail=REGEX marks a known failure that cannot be fixed here (e.g. QEMU TCG
 differs from hardware). It is strict: the test must fail AND its output must
 match REGEX (Python syntax, no spaces: use \s) to count as XFAIL, which the
-summary counts as skipped and the report lists with the plan's reason. Any
-other failure is a FAIL, and a pass is a FAIL too ("XPASS: update the plan").
+summary counts as skipped and the report lists with the plan's reason.
+Only a plain non-zero exit qualifies: a timeout, a signal or a kernel splat
+is a FAIL, and so is a pass ("XPASS: update the plan").
 
 Every test the plan names and that did not report a result counts as
 failed. The summary goes to build/ARCH/summary (PASSED FAILED SKIPPED).
@@ -70,9 +76,11 @@ def say(msg):
 
 
 class Test:
-    def __init__(self, name, timeout, variant, argv, where, xfail=None):
+    def __init__(self, name, timeout, variant, argv, where, xfail=None,
+                 skip=None):
         self.name = name
         self.xfail = xfail
+        self.skip = skip
         self.timeout = timeout
         self.variant = variant
         self.argv = argv
@@ -101,16 +109,18 @@ def parse_plan(path):
             if name in seen:
                 sys.exit("%s: duplicate test name '%s'" % (where, name))
             seen.add(name)
-            argv, xfail = fields[3:], None
-            if argv[0].startswith("xfail="):
-                xfail = argv.pop(0)[len("xfail="):]
+            argv, marks = fields[3:], {}
+            while argv and argv[0].split("=", 1)[0] in ("xfail", "skip"):
+                key, _, regex = argv.pop(0).partition("=")
                 try:
-                    re.compile(xfail)
+                    re.compile(regex)
                 except re.error as e:
-                    sys.exit("%s: bad xfail regex: %s" % (where, e))
-                if not argv:
-                    sys.exit("%s: no command" % where)
-            tests.append(Test(name, int(timeout), variant, argv, where, xfail))
+                    sys.exit("%s: bad %s regex: %s" % (where, key, e))
+                marks[key] = regex
+            if not argv:
+                sys.exit("%s: no command" % where)
+            tests.append(Test(name, int(timeout), variant, argv, where,
+                              marks.get("xfail"), marks.get("skip")))
     if not tests:
         sys.exit("%s: no tests" % path)
     return tests
@@ -129,7 +139,9 @@ def group_by_variant(tests):
     for i, (variant, members) in enumerate(groups):
         name = "boot-log" if variant == "-" else "boot-log[%s]" % variant
         bootlog = Test(name, 10, variant, ["@bootlog"], "(every boot)")
-        result.append((i, variant, [bootlog] + members))
+        post = Test(name.replace("boot-log", "post-log"), 10, variant,
+                    ["@postlog"], "(every boot)")
+        result.append((i, variant, [bootlog] + members + [post]))
     return result
 
 
@@ -343,9 +355,16 @@ def parse_results(arch, members, results, console, killed, limit, rc, secs):
         if t.status is None:
             t.status, t.detail = "FAIL", "did not run"
         elif t.xfail and t.status == "FAIL":
-            if re.search(t.xfail, "\n".join(t.log), re.S):
+            splat = any(l.startswith("kernel: ") for l in t.log)
+            if (re.fullmatch(r"exit code \d+", t.detail) and not splat and
+                    re.search(t.xfail, "\n".join(t.log), re.S)):
                 t.status = "XFAIL"
                 t.detail = "known failure (%s): %s" % (t.where, t.detail)
+        elif t.status == "SKIP":
+            if not (t.skip and re.search(t.skip, "\n".join(t.log), re.S)):
+                t.status = "FAIL"
+                t.detail = ("skipped (%s), and the plan does not allow it "
+                            "(skip=REGEX)" % t.detail)
         elif t.xfail and t.status == "PASS":
             t.status = "FAIL"
             t.detail = "XPASS: marked xfail in %s but passed; update the plan" % t.where

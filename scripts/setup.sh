@@ -13,7 +13,7 @@ PKGS=(
 
 installed_version() {
 	dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null |
-		awk '$1 == "ii" { print $2 }'
+		awk '$1 == "ii" { print $2 }' || true
 }
 
 missing=()

@@ -60,6 +60,8 @@ create_base() {
 adopt_user_tree() {
 	git -C "$TREE" rev-parse -q --verify "$BASE_REF" >/dev/null && return
 	tree_is_clean || die "$TREE has uncommitted changes"
+	[ -z "$(series_hash)" ] ||
+		die "$TREE already has a branch '$SERIES_BRANCH'; rename it first"
 	git -C "$TREE" update-ref "$BASE_REF" HEAD
 	git -C "$TREE" checkout -q -B "$SERIES_BRANCH"
 	say "tree: using $TREE, base $(git -C "$TREE" log -1 --format='%h %s' HEAD)"
@@ -75,11 +77,11 @@ apply_series() {
 			cat "$LOGS/tree-am.log" >&2
 			git -C "$TREE" am --abort >/dev/null 2>&1 || true
 			git -C "$TREE" checkout -q -B "$SERIES_BRANCH" "$BASE_REF"
-			rm -f "$STAMP"
+			rm -f "$STAMP" "$HEADSTAMP"
 			die "patch $(basename "$f") does not apply; the tree is left at the base"
 		fi
 	done < <(series_files)
-	ids_of_files >"$STAMP"
+	write_stamps
 	say "tree: applied $n patch(es) on $(git -C "$TREE" rev-parse --short "$BASE_REF")"
 }
 
@@ -98,22 +100,34 @@ if [ -z "${LINUX:-}" ] && [ -n "$BASE_COMMIT" ] &&
 	die "$TREE is based on another base than base.conf; move it away and run 'make tree'"
 fi
 
-if [ -d "$(git -C "$TREE" rev-parse --git-path rebase-apply)" ]; then
-	die "$TREE is in the middle of 'git am' or a rebase; finish or abort it first"
+if ! on_series_branch; then
+	if [ "$mode" = "--ensure" ]; then
+		say "tree: $TREE is not on branch '$SERIES_BRANCH'; using it as it is"
+		exit 0
+	fi
+	die "$TREE is not on branch '$SERIES_BRANCH' (git checkout $SERIES_BRANCH)"
 fi
+no_git_op_in_progress
 
 tree_ids=$(ids_of_tree)
 file_ids=$(ids_of_files)
 if [ "$tree_ids" = "$file_ids" ] && tree_is_clean; then
-	ids_of_files >"$STAMP"
+	# Same diffs; a reworded commit message still has to be exported.
+	if [ -f "$HEADSTAMP" ] && [ "$(series_hash)" != "$(cat "$HEADSTAMP")" ] &&
+		[ "$(series_hash)" != "$(git -C "$TREE" rev-parse "$BASE_REF")" ]; then
+		say "tree: $TREE has new commits (same diffs as patches/); 'make export' to keep them"
+		exit 0
+	fi
+	write_stamps
 	say "tree: $TREE is up to date with patches/"
 	exit 0
 fi
 
-# The tree differs from patches/. It is safe to rebuild it only if it still
-# holds exactly what it was last synced to (so patches/ is what changed).
-if tree_is_clean && { [ -z "$tree_ids" ] ||
-	{ [ -f "$STAMP" ] && [ "$tree_ids" = "$(cat "$STAMP")" ]; }; }; then
+# The tree differs from patches/. It is safe to rebuild it only if the
+# series branch is still exactly what it was last synced to (so patches/ is
+# what changed), or holds nothing but the base.
+if tree_is_clean && { [ "$(series_hash)" = "$(git -C "$TREE" rev-parse "$BASE_REF")" ] ||
+	{ [ -f "$HEADSTAMP" ] && [ "$(series_hash)" = "$(cat "$HEADSTAMP")" ]; }; }; then
 	say "tree: patches/ changed; re-applying the series"
 	apply_series
 	exit 0
