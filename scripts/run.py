@@ -205,7 +205,7 @@ mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/nu
 export PATH=/kvm:/kvm/x86_64:/kvm/aarch64:/bin HOME=/tmp
 cd /tmp
 echo "KVM selftests are in /kvm. The plans are /plan.N; '/init' runs one"
-echo "(ktest_plan=/plan.0 /init) and reboots. 'poweroff -f' leaves QEMU."
+echo "(ktest_plan=/plan.0 /init) and reboots. 'reboot -f' leaves QEMU."
 exec setsid cttyhack sh
 """)
         os.chmod(os.path.join(root, "shinit"), 0o755)
@@ -413,7 +413,7 @@ def main():
         cpio = stage_initramfs(arch, groups, shell=True)
         append = "console=%s panic=-1 rdinit=/shinit" % QEMU[arch]["console"]
         cmd = qemu_cmd(arch, cpio, append, interactive=True)
-        print("Booting %s; leave with 'poweroff -f' or Ctrl-A x" % arch)
+        print("Booting %s; leave with 'reboot -f' or Ctrl-A x" % arch)
         os.execvp(cmd[0], cmd)
 
     cpio = stage_initramfs(arch, groups)
