@@ -21,19 +21,6 @@ tree_exists || die "no tree at $TREE; run 'make tree'"
 command -v ccache >/dev/null || die "ccache missing; run 'make setup'"
 ccache --max-size=8G >/dev/null 2>&1 || true
 
-# Arguments for every kernel make invocation of this arch.
-kmake_args() {
-	printf '%s\n' -C "$TREE" O="$KOUT" ARCH="$arch" \
-		CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" HOSTCC="ccache gcc" \
-		W=1 -j"$JOBS"
-}
-
-kmake() {
-	local args
-	mapfile -t args < <(kmake_args)
-	make "${args[@]}" "$@"
-}
-
 image_target() {
 	case "$arch" in
 	x86_64) echo bzImage ;;
@@ -83,17 +70,17 @@ configure() {
 	sum=$( (fragments | xargs cat; git -C "$TREE" rev-parse HEAD:scripts/kconfig 2>/dev/null) | sha256sum | cut -c1-16)
 	if [ -f "$KOUT/.config" ] && [ "$(cat "$KOUT/.config.frags" 2>/dev/null)" = "$sum" ]; then
 		# Kconfig may have changed under a patch; keep .config in sync.
-		run_logged "$LOGS/$arch-olddefconfig.log" kmake olddefconfig
+		run_logged "$LOGS/$arch-olddefconfig.log" kmake "$arch" olddefconfig
 		verify_config
 		return
 	fi
 	say "build $arch: configuring (tinyconfig + $(fragments | xargs -n1 basename | tr '\n' ' '))"
 	mkdir -p "$KOUT"
-	run_logged "$LOGS/$arch-config.log" kmake tinyconfig
+	run_logged "$LOGS/$arch-config.log" kmake "$arch" tinyconfig
 	mapfile -t frags < <(fragments)
 	run_logged "$LOGS/$arch-merge.log" env ARCH="$arch" \
 		"$TREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${frags[@]}"
-	run_logged "$LOGS/$arch-olddefconfig.log" kmake olddefconfig
+	run_logged "$LOGS/$arch-olddefconfig.log" kmake "$arch" olddefconfig
 	verify_config
 	echo "$sum" >"$KOUT/.config.frags"
 }
@@ -102,7 +89,7 @@ build_kernel() {
 	configure
 	say "build $arch: kernel (log: build/logs/$arch-kernel.log)"
 	local start=$(date +%s)
-	run_logged "$LOGS/$arch-kernel.log" kmake cmd_checkdoc= "$(image_target)" ||
+	run_logged "$LOGS/$arch-kernel.log" kmake "$arch" cmd_checkdoc= "$(image_target)" ||
 		die "kernel build failed for $arch"
 	cp "$KOUT/$(image_path)" "$OUT/kernel.img"
 	say "build $arch: kernel done in $(($(date +%s) - start))s"
@@ -112,14 +99,8 @@ build_selftests() {
 	local hdr=$OUT/headers start
 	start=$(date +%s)
 	say "build $arch: uapi headers and KVM selftests"
-	run_logged "$LOGS/$arch-headers.log" kmake headers_install \
-		INSTALL_HDR_PATH="$hdr" || die "headers_install failed for $arch"
-	mkdir -p "$OUT/selftests"
-	run_logged "$LOGS/$arch-selftests.log" env LDFLAGS=-static \
-		make -C "$TREE/tools/testing/selftests/kvm" ARCH="$arch" \
-		CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" \
-		OUTPUT="$OUT/selftests" KHDR_INCLUDES="-isystem $hdr/include" \
-		-j"$JOBS" || die "KVM selftests build failed for $arch"
+	run_logged "$LOGS/$arch-selftests.log" selftests_make "$arch" \
+		"$OUT/selftests" "$hdr" || die "KVM selftests build failed for $arch"
 	run_logged "$LOGS/$arch-init.log" ${cross}gcc -static -O2 -Wall -Wextra \
 		-Werror -o "$OUT/init" "$TOP/guest/init.c" ||
 		die "guest runner build failed for $arch"

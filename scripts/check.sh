@@ -87,18 +87,14 @@ restore_tree() {
 }
 
 build_patch() {
-	local arch=$1 commit=$2 n=$3 log touched cross kout
-	cross=$(cross_compile "$arch")
-	kout=$BUILD/$arch/kernel
+	local arch=$1 commit=$2 n=$3 log touched kout=$BUILD/$arch/kernel
 	log=$LOGS/check-$arch-$(printf '%04d' "$n").log
 	if [ ! -f "$kout/.config" ]; then
 		"$TOP/scripts/build.sh" "$arch" kernel >/dev/null ||
 			{ fail "$arch: cannot configure the kernel"; return; }
 	fi
 	touched=$(git -C "$TREE" diff --name-only "$commit^" "$commit")
-	if ! run_logged "$log" make -C "$TREE" O="$kout" ARCH="$arch" \
-		CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" HOSTCC="ccache gcc" \
-		W=1 -j"$JOBS" olddefconfig vmlinux; then
+	if ! run_logged "$log" kmake "$arch" olddefconfig vmlinux; then
 		fail "patch $n does not build on $arch (log: ${log#"$TOP"/})"
 		return
 	fi
@@ -114,13 +110,8 @@ build_patch() {
 	fi
 	if printf '%s\n' $touched | grep -qE '^(tools/testing/selftests/kvm/|include/uapi/|arch/[^/]+/include/uapi/)'; then
 		local hdr=$BUILD/$arch/check-headers
-		if ! run_logged "$log.selftests" bash -c "
-			make -C '$TREE' O='$kout' ARCH=$arch CROSS_COMPILE='$cross' \
-				INSTALL_HDR_PATH='$hdr' headers_install &&
-			LDFLAGS=-static make -C '$TREE/tools/testing/selftests/kvm' \
-				ARCH=$arch CROSS_COMPILE='$cross' CC='ccache ${cross}gcc' \
-				OUTPUT='$BUILD/$arch/check-selftests' \
-				KHDR_INCLUDES='-isystem $hdr/include' -j$JOBS"; then
+		if ! run_logged "$log.selftests" selftests_make "$arch" \
+			"$BUILD/$arch/check-selftests" "$hdr"; then
 			fail "patch $n: KVM selftests do not build on $arch"
 		fi
 	fi

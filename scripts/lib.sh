@@ -68,6 +68,30 @@ cross_compile() {
 	esac
 }
 
+# kmake ARCH ARGS...: the kernel build of ARCH in build/ARCH/kernel. 'make
+# build' and 'make check' share that output directory, so both must go
+# through here: any difference in the command line makes kbuild rebuild all.
+kmake() {
+	local arch=$1 cross
+	shift
+	cross=$(cross_compile "$arch")
+	make -C "$TREE" O="$BUILD/$arch/kernel" ARCH="$arch" \
+		CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" HOSTCC="ccache gcc" \
+		W=1 -j"$JOBS" "$@"
+}
+
+# selftests_make ARCH OUTPUT HEADERS: install the uapi headers in HEADERS,
+# then build the KVM selftests, statically linked, in OUTPUT.
+selftests_make() {
+	local arch=$1 out=$2 hdr=$3 cross
+	cross=$(cross_compile "$arch")
+	mkdir -p "$out"
+	kmake "$arch" headers_install INSTALL_HDR_PATH="$hdr" &&
+		LDFLAGS=-static make -C "$TREE/tools/testing/selftests/kvm" \
+			ARCH="$arch" CROSS_COMPILE="$cross" CC="ccache ${cross}gcc" \
+			OUTPUT="$out" KHDR_INCLUDES="-isystem $hdr/include" -j"$JOBS"
+}
+
 # Patch files of the series in order, without the cover letter.
 series_files() {
 	local f
