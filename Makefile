@@ -3,6 +3,10 @@
 #
 #   make run [ARCH=x86_64|arm64]  set up, build, boot under QEMU, run the plan
 #   make test                     the full gate (check + both arches)
+#   make cross                    compile-test arch/*/kvm + virt/kvm for riscv
+#                                 and s390 (CROSS_ARCHES="riscv s390")
+#   make compare                  base vs series: pfnmap_test must fail on the
+#                                 base and pass, 4K fault perf ratio >= 0.98
 #   make tree | export | check | build | shell | setup | clean
 #
 # LINUX=/path/to/v6.12.y/tree uses your own kernel tree instead of build/linux.
@@ -12,7 +16,7 @@ SHELL := /bin/bash
 # Don't leak the make-level ARCH into the kernel builds; the scripts pass it.
 unexport ARCH
 
-.PHONY: all setup tree export check build run shell test clean
+.PHONY: all setup tree export check build run shell test cross compare clean
 
 all: run
 
@@ -46,5 +50,13 @@ shell: setup
 test: setup
 	@scripts/test.sh
 
+cross: setup
+	@scripts/tree.sh --ensure
+	@scripts/cross.sh
+
+compare: setup
+	@scripts/tree.sh --ensure
+	@scripts/compare.sh $(COMPARE_ARCHES)
+
 clean:
-	rm -rf build/x86_64 build/arm64 build/logs build/check-am
+	rm -rf build/x86_64 build/arm64 build/cross-* build/base build/logs build/check-am

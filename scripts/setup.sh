@@ -5,9 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 
 PKGS=(
-	git make gcc libc6-dev flex bison bc perl python3 cpio xz-utils
+	git make gcc libc6-dev flex bison bc perl python3 python3-ply cpio xz-utils
 	libelf-dev libssl-dev ccache
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	gcc-riscv64-linux-gnu gcc-s390x-linux-gnu
 	qemu-system-x86 qemu-system-arm
 )
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarise the TAP logs written by compare.sh.
+
+Usage: compare_report.py DIR ARCH...
+
+For each arch: the pfnmap_test result on the base and the series (the base
+must fail, the series must pass), and for each benchmark the median over all
+repetitions and rounds and the series/base throughput ratio.  Exits non-zero
+if pfnmap_test does not fail on the base and pass on the series, or a ratio
+is below 0.98.
+"""
+import glob
+import os
+import re
+import statistics
+import sys
+
+MIN_RATIO = 0.98
+# name -> (regex over the test's output, higher_is_better)
+METRICS = {
+    "demand_paging": (r"Overall demand paging rate:\s+([0-9.]+) pgs/sec", True),
+    "kvm_page_table": (r"KVM_CREATE_MAPPINGS: total execution time: ([0-9.]+)s", False),
+}
+
+
+def parse(path):
+    """Return ({test: 'ok'|'not ok'|...}, {metric: [values]})."""
+    results, values = {}, {m: [] for m in METRICS}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.match(r"^(ok|not ok) \d+ (\S+)(.*)$", line)
+            if m:
+                status = m.group(1)
+                if "# SKIP" in m.group(3):
+                    status = "skip"
+                elif "# XFAIL" in m.group(3):
+                    status = "xfail"
+                results[m.group(2)] = status
+                continue
+            for name, (rx, _) in METRICS.items():
+                mm = re.search(rx, line)
+                if mm:
+                    values[name].append(float(mm.group(1)))
+    return results, values
+
+
+def main():
+    out, arches = sys.argv[1], sys.argv[2:]
+    bad = 0
+    for arch in arches:
+        print("== %s" % arch)
+        agg = {}
+        for which in ("base", "series"):
+            res_all, vals_all = [], {m: [] for m in METRICS}
+            for p in sorted(glob.glob(os.path.join(out, "%s-%s-*.tap" % (arch, which)))):
+                res, vals = parse(p)
+                res_all.append(res.get("pfnmap_test", "missing"))
+                for m in METRICS:
+                    vals_all[m] += vals[m]
+            agg[which] = (res_all, vals_all)
+            print("  pfnmap_test on %-6s: %s" % (which, ", ".join(res_all) or "no run"))
+        base_res, series_res = agg["base"][0], agg["series"][0]
+        if not base_res or any(r != "not ok" for r in base_res):
+            print("  FAIL: pfnmap_test must fail on the base")
+            bad += 1
+        if not series_res or any(r != "ok" for r in series_res):
+            print("  FAIL: pfnmap_test must pass with the series")
+            bad += 1
+        for m, (_, higher) in METRICS.items():
+            b, s = agg["base"][1][m], agg["series"][1][m]
+            if not b or not s:
+                print("  %s: no numbers (base %d, series %d)" % (m, len(b), len(s)))
+                bad += 1
+                continue
+            mb, ms = statistics.median(b), statistics.median(s)
+            ratio = ms / mb if higher else mb / ms
+            unit = "pgs/s" if higher else "s"
+            print("  %-15s base median %.4g %s (n=%d), series median %.4g %s (n=%d): "
+                  "series/base throughput %.3f%s" %
+                  (m, mb, unit, len(b), ms, unit, len(s), ratio,
+                   "" if ratio >= MIN_RATIO else "  < %.2f: FAIL" % MIN_RATIO))
+            if ratio < MIN_RATIO:
+                bad += 1
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
