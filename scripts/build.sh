@@ -35,9 +35,15 @@ image_path() {
 	esac
 }
 
+# EXTRA_FRAGMENTS: more fragments on top, e.g. configs/debug.config with
+# BUILD=build/debug for a lockdep/KASAN/DEBUG_VM kernel in its own tree.
 fragments() {
+	local f
 	echo "$TOP/configs/common.config"
 	echo "$TOP/configs/$arch.config"
+	for f in ${EXTRA_FRAGMENTS:-}; do
+		case "$f" in /*) echo "$f" ;; *) echo "$TOP/$f" ;; esac
+	done
 }
 
 # Every option a fragment asks for must be in the final .config as asked.
