@@ -60,6 +60,16 @@ def main():
                     vals_all[m] += vals[m]
             agg[which] = (res_all, vals_all)
             print("  pfnmap_test on %-6s: %s" % (which, ", ".join(res_all) or "no run"))
+        newtests = os.path.join(out, "%s-newtests-on-base.tap" % arch)
+        if os.path.exists(newtests):
+            res, _ = parse(newtests)
+            for t, r in sorted(res.items()):
+                if t.startswith(("boot-log", "post-log")):
+                    continue
+                print("  series' %-32s on the base: %s" % (t, r))
+                if r != "not ok":
+                    print("  FAIL: %s must fail on the base" % t)
+                    bad += 1
         base_res, series_res = agg["base"][0], agg["series"][0]
         if not base_res or any(r != "not ok" for r in base_res):
             print("  FAIL: pfnmap_test must fail on the base")
