@@ -7,6 +7,8 @@
 #                                 and s390 (CROSS_ARCHES="riscv s390")
 #   make compare                  base vs series: pfnmap_test must fail on the
 #                                 base and pass, 4K fault perf ratio >= 0.98
+#   make fresh-check              make test in a fresh mmdebstrap root, as a
+#                                 new user's machine would run it (root)
 #   make tree | export | check | build | shell | setup | clean
 #
 # LINUX=/path/to/v6.12.y/tree uses your own kernel tree instead of build/linux.
@@ -16,7 +18,8 @@ SHELL := /bin/bash
 # Don't leak the make-level ARCH into the kernel builds; the scripts pass it.
 unexport ARCH
 
-.PHONY: all setup tree export check build run shell test cross compare clean
+.PHONY: all setup tree export check build run shell test cross compare \
+	fresh-check clean
 
 all: run
 
@@ -42,7 +45,6 @@ run: setup
 	@python3 scripts/run.py $(ARCH)
 
 shell: setup
-	@command -v busybox >/dev/null || apt-get install -y -q busybox-static
 	@scripts/tree.sh --ensure
 	@scripts/build.sh $(ARCH) all
 	@python3 scripts/run.py $(ARCH) --shell
@@ -57,6 +59,9 @@ cross: setup
 compare: setup
 	@scripts/tree.sh --ensure
 	@scripts/compare.sh $(COMPARE_ARCHES)
+
+fresh-check:
+	@scripts/fresh-check.sh
 
 clean:
 	rm -rf build/x86_64 build/arm64 build/cross-* build/base build/logs build/check-am
