@@ -17,14 +17,34 @@
 #
 # The clone is of HEAD: commit first, uncommitted changes are not tested.
 # Not part of 'make test'; run it before a release and after any change to
-# scripts/setup.sh. Output: build/logs/fresh-check.log; the last lines are
-# the exit code, the summary line of 'make test' and the wall times.
+# scripts/setup.sh. The chroot's output is in build/logs/fresh-check.log;
+# the script ends with the exit code, the summary line of 'make test' and
+# the wall times, on stdout and at the end of that log.
+#
+# The root's /dev, /proc and /sys mounts live in a private mount namespace
+# of this script: no other process sees them, and they go away with it
+# however it ends, so nothing on the host can delete /dev through them.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "fresh-check needs root (mmdebstrap, chroot, mounts)"
+if [ -z "${FRESH_NS:-}" ]; then
+	FRESH_NS=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
 "$TOP/scripts/setup.sh" mmdebstrap:mmdebstrap
 
-ROOT=${FRESH_ROOT:-$BUILD/fresh/root}
+ROOT=$(realpath -m "${FRESH_ROOT:-$BUILD/fresh/root}")
+MARK=.fresh-check-root
+case "$ROOT" in
+*[[:space:]]*) die "FRESH_ROOT must not contain white space: '$ROOT'" ;;
+/ | /bin | /boot | /dev | /etc | /home | /lib | /proc | /root | /run | /sys | /tmp | /usr | /var | /work)
+	die "FRESH_ROOT=$ROOT: refusing to use a system directory" ;;
+esac
+if [ -d "$ROOT" ] && [ -n "$(ls -A "$ROOT")" ] && [ ! -e "$ROOT/$MARK" ]; then
+	die "$ROOT is not empty and was not made by fresh-check (no $MARK); refusing to remove it"
+fi
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock -n 9 || die "another fresh-check is using $ROOT"
 TARGET=${FRESH_TARGET:-test}
 LOG=$LOGS/fresh-check.log
 . /etc/os-release
@@ -64,12 +84,16 @@ umount_all
 	die "cannot unmount everything under $ROOT: $(mounted_under "$ROOT" | tr '\n' ' ')"
 rm -rf --one-file-system "$ROOT"
 mkdir -p "$ROOT"
+touch "$ROOT/$MARK"
 trap umount_all EXIT
 
 start=$(date +%s)
 say "fresh-check: mmdebstrap $SUITE (minbase + make) into ${ROOT#"$TOP"/}, sources: ${sources[*]}"
+# ca-certificates only so that https sources work; nothing of it is used
+# otherwise. A source whose Signed-By keyring is not Debian's needs that
+# keyring in the root: set FRESH_SOURCES to Debian's sources instead.
 run_logged "$LOGS/fresh-mmdebstrap.log" mmdebstrap --variant=minbase \
-	--include=make "$SUITE" "$ROOT" "${sources[@]}" ||
+	--include=make,ca-certificates "$SUITE" "$ROOT" "${sources[@]}" ||
 	die "mmdebstrap failed (log: ${LOGS#"$TOP"/}/fresh-mmdebstrap.log)"
 
 say "fresh-check: a clean clone of $(git -C "$TOP" rev-parse --short HEAD) and ../shared"
@@ -80,9 +104,9 @@ if [ -d "$TOP/../shared" ]; then
 fi
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
-mount --rbind /dev "$ROOT/dev" && mount --make-rslave "$ROOT/dev"
+mount --rbind /dev "$ROOT/dev"
 mount -t proc proc "$ROOT/proc"
-mount --rbind /sys "$ROOT/sys" && mount --make-rslave "$ROOT/sys"
+mount --rbind /sys "$ROOT/sys"
 
 say "fresh-check: 'make $TARGET' in the chroot (log: ${LOG#"$TOP"/})"
 tstart=$(date +%s)
@@ -98,7 +122,9 @@ summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$LOG" | tail -1 || true)
 echo "---- last 25 lines of ${LOG#"$TOP"/} ----"
 tail -n 25 "$LOG"
 echo "----"
-say "fresh-check: 'make $TARGET' exit code $rc"
-say "fresh-check: summary: ${summary:-(none)}"
-say "fresh-check: wall time: make $TARGET $((end - tstart)) s, total with mmdebstrap $((end - start)) s"
+{
+	say "fresh-check: 'make $TARGET' exit code $rc"
+	say "fresh-check: summary: ${summary:-(none)}"
+	say "fresh-check: wall time: make $TARGET $((end - tstart)) s, total with mmdebstrap $((end - start)) s"
+} | tee -a "$LOG"
 [ "$rc" -eq 0 ]

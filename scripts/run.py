@@ -31,6 +31,7 @@ failed. The summary goes to build/ARCH/summary (PASSED FAILED SKIPPED).
 """
 
 import argparse
+import glob
 import os
 import re
 import shutil
@@ -411,8 +412,9 @@ def check_tsc(arch, idx, members):
     for line in lines:
         print("    | " + line)
     t = members[0]      # boot-log
+    why = "guest TSC calibration failed: every KVM test fails"
+    t.detail = why if t.status == "PASS" else "%s; %s" % (t.detail, why)
     t.status = "FAIL"
-    t.detail = "guest TSC calibration failed: every KVM test fails"
 
 
 def main():
@@ -427,6 +429,8 @@ def main():
                     help="boot every variant N times (flake hunting); "
                     "each boot's results count")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     arch = args.arch
     plan = args.plan or os.path.join(TOP, "tests", "plan." + arch)
     os.makedirs(LOGS, exist_ok=True)
@@ -444,6 +448,8 @@ def main():
         os.execvp(cmd[0], cmd)
 
     cpio = stage_initramfs(arch, groups)
+    for old in glob.glob(os.path.join(LOGS, "%s-boot*.rep*" % arch)):
+        os.unlink(old)
     done = []
     for rep in range(1, args.repeat + 1):
         if args.repeat > 1:

@@ -28,9 +28,9 @@ PROGS=(
 	# scripts/ and the Makefile
 	bash make git python3 cpio tar xz sha256sum sha1sum dpkg-query apt-get
 	apt-cache awk sed grep find sort xargs cut tr head tail mktemp nproc
-	date timeout seq ccache
+	date seq ccache
 	# kbuild, headers_install and the KVM selftests
-	gcc ld as ar nm objcopy objdump strip flex bison bc perl rsync gzip
+	gcc ld as ar nm objcopy objdump strip flex bison bc perl rsync
 	aarch64-linux-gnu-gcc aarch64-linux-gnu-ld aarch64-linux-gnu-strip
 	aarch64-linux-gnu-objcopy
 	# make cross
@@ -48,6 +48,9 @@ FILES=(
 	/usr/lib/x86_64-linux-gnu/libc.a
 	/usr/aarch64-linux-gnu/lib/libc.a
 )
+
+# apt-get through sudo when not root.
+[ "$(id -u)" -eq 0 ] || PROGS+=(sudo)
 
 for arg in "$@"; do
 	PKGS+=("${arg%%:*}")
