@@ -33,13 +33,15 @@ fi
 "$TOP/scripts/setup.sh" mmdebstrap:mmdebstrap
 
 ROOT=$(realpath -m "${FRESH_ROOT:-$BUILD/fresh/root}")
-MARK=.fresh-check-root
+# A root fresh-check made has this next to it (mmdebstrap wants an empty
+# directory, so the mark cannot be inside).
+MARK=$ROOT.fresh-check-root
 case "$ROOT" in
 *[[:space:]]*) die "FRESH_ROOT must not contain white space: '$ROOT'" ;;
 / | /bin | /boot | /dev | /etc | /home | /lib | /proc | /root | /run | /sys | /tmp | /usr | /var | /work)
 	die "FRESH_ROOT=$ROOT: refusing to use a system directory" ;;
 esac
-if [ -d "$ROOT" ] && [ -n "$(ls -A "$ROOT")" ] && [ ! -e "$ROOT/$MARK" ]; then
+if [ -d "$ROOT" ] && [ -n "$(ls -A "$ROOT")" ] && [ ! -e "$MARK" ]; then
 	die "$ROOT is not empty and was not made by fresh-check (no $MARK); refusing to remove it"
 fi
 mkdir -p "$(dirname "$ROOT")"
@@ -82,9 +84,9 @@ umount_all() {
 umount_all
 [ -z "$(mounted_under "$ROOT")" ] ||
 	die "cannot unmount everything under $ROOT: $(mounted_under "$ROOT" | tr '\n' ' ')"
+touch "$MARK"
 rm -rf --one-file-system "$ROOT"
 mkdir -p "$ROOT"
-touch "$ROOT/$MARK"
 trap umount_all EXIT
 
 start=$(date +%s)
