@@ -116,6 +116,31 @@ build_patch() {
 	fi
 }
 
+# affects_arch ARCH FILE...: whether any of the files can change what ARCH's
+# kernel or KVM selftests build.  Another arch's arch/ tree or selftests and
+# documentation cannot: a patch that touches nothing else builds on ARCH
+# exactly when its parent does, so check.sh skips it there and the next
+# patch that ARCH builds covers it.
+affects_arch() {
+	local arch=$1 dir f
+	shift
+	case "$arch" in
+	x86_64) dir=x86 ;;
+	*) dir=$arch ;;
+	esac
+	for f in "$@"; do
+		case "$f" in
+		Documentation/*) ;;
+		arch/"$dir"/*) return 0 ;;
+		arch/*) ;;
+		tools/testing/selftests/kvm/*x86_64/*) [ "$arch" = x86_64 ] && return 0 ;;
+		tools/testing/selftests/kvm/*aarch64/*) [ "$arch" = arm64 ] && return 0 ;;
+		*) return 0 ;;
+		esac
+	done
+	return 1
+}
+
 if [ "${CHECK_BUILD:-1}" = 1 ] && [ ${#files[@]} -gt 0 ] && [ "$am_ok" -eq 1 ]; then
 	trap restore_tree EXIT
 	mapfile -t commits < <(git -C "$TREE" rev-list --reverse "$BASE_REF..HEAD")
@@ -124,6 +149,11 @@ if [ "${CHECK_BUILD:-1}" = 1 ] && [ ${#files[@]} -gt 0 ] && [ "$am_ok" -eq 1 ]; 
 		n=$((n + 1))
 		git -C "$TREE" checkout -q --detach "$c"
 		for arch in $ARCHES; do
+			# shellcheck disable=SC2046 # file names have no spaces
+			if ! affects_arch "$arch" $(git -C "$TREE" diff --name-only "$c^" "$c"); then
+				say "check: patch $n/${#commits[@]} on $arch: skipped, touches nothing $arch builds"
+				continue
+			fi
 			say "check: patch $n/${#commits[@]} on $arch: $(git -C "$TREE" log -1 --format=%s "$c")"
 			build_patch "$arch" "$c" "$n"
 		done
