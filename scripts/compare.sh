@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ARCHES=${*:-x86_64 arm64}
-ROUNDS=${COMPARE_ROUNDS:-2}
+ROUNDS=${COMPARE_ROUNDS:-3}
 BASE_BUILD=$BUILD/base
 BASE_SRC=$BASE_BUILD/linux
 OUTDIR=$LOGS/compare
