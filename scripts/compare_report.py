@@ -89,12 +89,14 @@ def main():
             # while (host contention); such samples move the median when
             # they pile up on one side.  Show how many there are.
             for which, v in (("base", b), ("series", s)):
+                if len(v) < 2:
+                    continue
                 q = statistics.quantiles(v, n=10)
                 fast = q[-1] if higher else q[0]
                 slow = [x for x in v if (x < 0.75 * fast if higher else x > fast / 0.75)]
                 if slow:
                     print("  %-15s %s: %d of %d samples at < 75%% of the fast ones "
-                          "(host contention)" % (m, which, len(slow), len(v)))
+                          "(likely host contention)" % (m, which, len(slow), len(v)))
             ratio = ms / mb if higher else mb / ms
             unit = "pgs/s" if higher else "s"
             print("  %-15s base median %.4g %s (n=%d), series median %.4g %s (n=%d): "
