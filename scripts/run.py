@@ -9,7 +9,9 @@ The plan (tests/plan.ARCH) has one test per line:
     NAME  TIMEOUT  VARIANT  [xfail=REGEX] [skip=REGEX]  COMMAND [ARGS...]  # notes
 
 VARIANT is '-' or extra kernel parameters joined with ',' (for example
-'kvm_amd.npt=0'); every distinct variant is one boot. COMMAND is a selftest
+'kvm_amd.npt=0'); every distinct variant is one boot. The pseudo-parameter
+'tcg=single' is not passed to the kernel: it boots QEMU with single-threaded
+TCG instead of MTTCG (see the README's "Known problem: nested SVM under TCG"). COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
@@ -222,10 +224,11 @@ exec setsid cttyhack sh
     return cpio
 
 
-def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False):
+def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
+             tcg="multi"):
     q = QEMU[arch]
     cmd = [q["binary"]] + q["args"] + [
-        "-smp", "2", "-m", "4G", "-accel", "tcg,thread=multi",
+        "-smp", "2", "-m", "4G", "-accel", "tcg,thread=" + tcg,
         "-nodefaults", "-no-reboot", "-display", "none",
         "-kernel", os.path.join(BUILD, arch, "kernel.img"),
         "-initrd", cpio, "-append", append,
@@ -247,9 +250,13 @@ def boot(arch, idx, variant, members, cpio):
         if os.path.exists(p):
             os.unlink(p)
     params = [] if variant == "-" else variant.split(",")
+    tcg = "multi"
+    if "tcg=single" in params:
+        params.remove("tcg=single")
+        tcg = "single"
     append = " ".join(["console=" + QEMU[arch]["console"], "panic=-1",
                        "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] + params)
-    cmd = qemu_cmd(arch, cpio, append, results, console)
+    cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg)
     with open(base + ".cmd", "w") as f:
         f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
 
