@@ -207,6 +207,8 @@ static const char *const splats[] = {
 	"inconsistent lock state", "suspicious RCU usage",
 	"INFO: task", "rcu_sched self-detected stall", "detected stall",
 	"Kernel panic", "kmemleak:",
+	/* Also reported with WARNING:/BUG:, but named in case they are not. */
+	"refcount_t:", "Bad page state", "hung_task",
 };
 
 /* Print splat lines of klog[from..] as diagnostics; return how many. */
