@@ -3,6 +3,8 @@
 #
 #   make run [ARCH=x86_64|arm64]  set up, build, boot under QEMU, run the plan
 #   make test                     the full gate (check + both arches)
+#   make test-debug               both arches' plans on KASAN/lockdep/DEBUG_VM
+#                                 kernels (build/debug), about an hour
 #   make cross                    compile-test arch/*/kvm + virt/kvm for riscv
 #                                 and s390 (CROSS_ARCHES="riscv s390")
 #   make compare                  base vs series: pfnmap_test must fail on the
@@ -18,8 +20,8 @@ SHELL := /bin/bash
 # Don't leak the make-level ARCH into the kernel builds; the scripts pass it.
 unexport ARCH
 
-.PHONY: all setup tree export check build run shell test cross compare \
-	fresh-check clean
+.PHONY: all setup tree export check build run shell test test-debug cross \
+	compare fresh-check clean
 
 all: run
 
@@ -51,6 +53,9 @@ shell: setup
 
 test: setup
 	@scripts/test.sh
+
+test-debug: setup
+	@scripts/test-debug.sh
 
 cross: setup
 	@scripts/tree.sh --ensure

@@ -9,7 +9,7 @@
  * the tests is kept as "# " diagnostic lines. Kernel log lines that look like
  * a splat (WARNING, BUG, lockdep, KASAN...) while a test runs fail that test.
  *
- * Plan lines: NAME <TAB> TIMEOUT_SECONDS <TAB> COMMAND [ARGS...]
+ * Plan lines: NAME <TAB> TIMEOUT_SECONDS <TAB> LEAK <TAB> COMMAND [ARGS...]
  * COMMAND is a program relative to /kvm, or one of the built-ins:
  *   @bootlog          the kernel log up to init has no splat
  *   @postlog          the kernel log after the last test has no splat
@@ -19,10 +19,31 @@
  * line logged since the previous test's check, so splats during a test's
  * teardown count against it.
  *
+ * Leak accounting: after every program, the runner lets the kernel settle
+ * (sync, drop_caches, compact_memory, which drains the per-CPU LRU batches,
+ * and a shrink of every slab cache, which flushes the per-CPU slabs) and
+ * takes a snapshot of
+ *   - free memory: MemFree plus the pages on the per-CPU free lists
+ *     (/proc/zoneinfo), which MemFree does not count, plus HardwareCorrupted
+ *     (tests that inject memory failures lose those pages for good);
+ *   - free_hugepages and resv_hugepages of every hugetlb size;
+ *   - active objects of KVM's slab caches;
+ *   - the pages that the test driver test_pfnmap holds
+ *     (/sys/kernel/debug/test_pfnmap/pages).
+ * It compares the snapshot with the one before the test (the previous
+ * test's). Growth beyond the tolerance fails the test, after waiting up to
+ * 30 seconds for deferred frees (RCU, kfree_rcu() batches) to land. Where
+ * free memory went is printed from /proc/meminfo. The tolerances come from
+ * the kernel command line, "ktest_leak=memfree_kb:N,slab:N" (the plan's
+ * "set leak" line, see scripts/run.py); hugetlb and test_pfnmap pages must
+ * not grow at all. The plan's LEAK field is "-" for those, "off" for no
+ * check, or the same syntax to override them for one test.
+ *
  * Built statically, with no dependency beyond libc, for every arch.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,9 +66,16 @@
 #define LINE_MAX_LEN	4096
 #define KLOG_MAX	(4 << 20)
 
+struct leak_tolerance {
+	bool off;
+	long memfree_kb;
+	long slab;
+};
+
 struct test {
 	char *name;
 	int timeout;
+	struct leak_tolerance leak;
 	char *argv[MAX_ARGS + 1];
 };
 
@@ -245,6 +273,293 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Leak accounting, see the comment at the top. */
+static struct leak_tolerance default_tolerance = { .memfree_kb = 4096, .slab = 0 };
+
+/* "-", "off" or "memfree_kb:N,slab:N" (either key may be left out) */
+static int parse_tolerance(const char *spec, struct leak_tolerance *tol)
+{
+	char buf[128], *save = NULL, *item;
+
+	if (!strcmp(spec, "-"))
+		return 0;
+	if (!strcmp(spec, "off")) {
+		tol->off = true;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':'), *end;
+		long v;
+
+		if (!colon)
+			return -1;
+		*colon = '\0';
+		v = strtol(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || v < 0)
+			return -1;
+		if (!strcmp(item, "memfree_kb"))
+			tol->memfree_kb = v;
+		else if (!strcmp(item, "slab"))
+			tol->slab = v;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+#define MAX_HSTATES	4
+#define MAX_CACHES	8
+
+/* Slab caches whose objects a test must give back. */
+static const char *const leak_caches[] = {
+	"kvm_vcpu", "kvm_mmu_page_header", "x86_emulator", "pte_list_desc",
+	"kvm_async_pf",
+};
+
+/* Where memory went, printed with every free memory change the check reports. */
+static const char *const meminfo_fields[] = {
+	"Slab", "SUnreclaim", "KernelStack", "PageTables", "VmallocUsed",
+	"Percpu", "SecPageTables", "AnonPages", "Shmem", "Unevictable",
+	"Mlocked", "Mapped", "Cached", "Buffers",
+};
+
+#define NR_MEMINFO	(sizeof(meminfo_fields) / sizeof(meminfo_fields[0]))
+
+struct snapshot {
+	long free_kb;			/* MemFree + per-CPU free lists */
+	int nr_hstates;
+	char hstate[MAX_HSTATES][32];
+	long hp_free[MAX_HSTATES], hp_rsvd[MAX_HSTATES];
+	long slab[MAX_CACHES];		/* -1: no such cache */
+	long pfnmap_pages;		/* -1: no test_pfnmap */
+	long meminfo[NR_MEMINFO];	/* kB */
+};
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* Best effort: e.g. no compaction in this config. */
+	if (write(fd, val, strlen(val)) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Let the kernel give back what it caches, so that the snapshot is exact. */
+static void settle(void)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+
+	sync();
+	write_file("/proc/sys/vm/drop_caches", "3");
+	/* lru_add_drain_all(): folio batches hold references. */
+	write_file("/proc/sys/vm/compact_memory", "1");
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		write_file(path, "1");
+	}
+	closedir(dir);
+}
+
+static void take_snapshot(struct snapshot *snap)
+{
+	char line[512], name[64];
+	long pages = 0, v, page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	struct dirent *d;
+	FILE *f;
+	DIR *dir;
+
+	memset(snap, 0, sizeof(*snap));
+	for (int i = 0; i < MAX_CACHES; i++)
+		snap->slab[i] = -1;
+
+	f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemFree: %ld kB", &v) == 1 ||
+		    /* memory_failure() takes poisoned pages out for good */
+		    sscanf(line, "HardwareCorrupted: %ld kB", &v) == 1)
+			snap->free_kb += v;
+		if (sscanf(line, "%63[^:]: %ld kB", name, &v) != 2)
+			continue;
+		for (size_t i = 0; i < NR_MEMINFO; i++)
+			if (!strcmp(name, meminfo_fields[i]))
+				snap->meminfo[i] = v;
+	}
+	if (f)
+		fclose(f);
+	/* "    cpu: N\n              count: N" in every zone's pagesets */
+	f = fopen("/proc/zoneinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &v) == 1)
+			pages += v;
+	if (f)
+		fclose(f);
+	snap->free_kb += pages * page_kb;
+
+	dir = opendir("/sys/kernel/mm/hugepages");
+	while (dir && (d = readdir(dir)) && snap->nr_hstates < MAX_HSTATES) {
+		char path[512];
+		int i = snap->nr_hstates;
+
+		if (strncmp(d->d_name, "hugepages-", 10))
+			continue;
+		snprintf(snap->hstate[i], sizeof(snap->hstate[i]), "%s", d->d_name + 10);
+		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/%s/free_hugepages",
+			 d->d_name);
+		snap->hp_free[i] = read_long(path);
+		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/%s/resv_hugepages",
+			 d->d_name);
+		snap->hp_rsvd[i] = read_long(path);
+		snap->nr_hstates++;
+	}
+	if (dir)
+		closedir(dir);
+
+	/* "name active_objs num_objs ..." */
+	f = fopen("/proc/slabinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld", name, &v) != 2)
+			continue;
+		for (size_t i = 0; i < sizeof(leak_caches) / sizeof(leak_caches[0]); i++)
+			if (!strcmp(name, leak_caches[i]))
+				snap->slab[i] = v;
+	}
+	if (f)
+		fclose(f);
+
+	snap->pfnmap_pages = read_long("/sys/kernel/debug/test_pfnmap/pages");
+}
+
+/*
+ * Describe in @why what grew from @a to @b beyond @tol; return true if
+ * anything did. Everything that changed is printed as a diagnostic.
+ */
+static bool leak_report(const struct snapshot *a, const struct snapshot *b,
+			const struct leak_tolerance *tol, char *why, size_t whylen,
+			bool quiet)
+{
+	size_t l = 0;
+	bool leak = false;
+
+#define LEAK(fmt, ...) do {						\
+		leak = true;						\
+		if (l < whylen)						\
+			l += snprintf(why + l, whylen - l, "%s" fmt,	\
+				      l ? ", " : "", ##__VA_ARGS__);	\
+	} while (0)
+
+	if (!quiet) {
+		char buf[512];
+		size_t n = 0;
+
+		for (size_t i = 0; i < NR_MEMINFO && n < sizeof(buf); i++)
+			if (labs(b->meminfo[i] - a->meminfo[i]) >= 64)
+				n += snprintf(buf + n, sizeof(buf) - n, " %s %+ld",
+					      meminfo_fields[i],
+					      b->meminfo[i] - a->meminfo[i]);
+		out("# ktest: leak check: free memory %+ld kB (tolerance %ld kB)%s%s\n",
+		    b->free_kb - a->free_kb, tol->memfree_kb,
+		    n ? "; meminfo kB:" : "", n ? buf : "");
+	}
+	if (a->free_kb - b->free_kb > tol->memfree_kb)
+		LEAK("free memory -%ld kB", a->free_kb - b->free_kb);
+	for (int i = 0; i < a->nr_hstates && i < b->nr_hstates; i++) {
+		if (b->hp_free[i] != a->hp_free[i] || b->hp_rsvd[i] != a->hp_rsvd[i]) {
+			if (!quiet)
+				out("# ktest: leak check: hugepages-%s free %+ld, reserved %+ld\n",
+				    a->hstate[i], b->hp_free[i] - a->hp_free[i],
+				    b->hp_rsvd[i] - a->hp_rsvd[i]);
+			if (b->hp_free[i] < a->hp_free[i] || b->hp_rsvd[i] > a->hp_rsvd[i])
+				LEAK("hugepages-%s free %+ld reserved %+ld", a->hstate[i],
+				     b->hp_free[i] - a->hp_free[i],
+				     b->hp_rsvd[i] - a->hp_rsvd[i]);
+		}
+	}
+	for (size_t i = 0; i < sizeof(leak_caches) / sizeof(leak_caches[0]); i++) {
+		long d = b->slab[i] - a->slab[i];
+
+		if (a->slab[i] < 0 || b->slab[i] < 0 || !d)
+			continue;
+		if (!quiet)
+			out("# ktest: leak check: slab %s %+ld objects (tolerance %ld)\n",
+			    leak_caches[i], d, tol->slab);
+		if (d > tol->slab)
+			LEAK("%s %+ld objects", leak_caches[i], d);
+	}
+	if (a->pfnmap_pages >= 0 && b->pfnmap_pages != a->pfnmap_pages) {
+		if (!quiet)
+			out("# ktest: leak check: test_pfnmap pages %+ld\n",
+			    b->pfnmap_pages - a->pfnmap_pages);
+		if (b->pfnmap_pages > a->pfnmap_pages)
+			LEAK("test_pfnmap pages %+ld", b->pfnmap_pages - a->pfnmap_pages);
+	}
+#undef LEAK
+	return leak;
+}
+
+/* The snapshot after the previous test, the baseline of the next one. */
+static struct snapshot baseline;
+static bool have_baseline;
+
+/*
+ * Check the test that just ran for leaks against the baseline, and make the
+ * state after it the next baseline. Deferred frees (RCU callbacks, e.g. of
+ * TDP MMU page tables and inodes) may land a moment after the test exits,
+ * so retry for up to @wait seconds before calling growth a leak.
+ */
+static bool leak_check(const struct test *t, char *why, size_t whylen, double wait)
+{
+	double deadline = now() + wait;
+	struct snapshot snap;
+	bool leak;
+
+	for (;;) {
+		settle();
+		take_snapshot(&snap);
+		if (!have_baseline || t->leak.off) {
+			leak = false;
+			break;
+		}
+		leak = leak_report(&baseline, &snap, &t->leak, why, whylen, true);
+		if (!leak || now() >= deadline)
+			break;
+		usleep(250000);
+	}
+	if (have_baseline && !t->leak.off)
+		leak_report(&baseline, &snap, &t->leak, why, whylen, false);
+	baseline = snap;
+	have_baseline = true;
+	return leak;
+}
+
 static int load_plan(const char *path)
 {
 	char line[LINE_MAX_LEN];
@@ -256,7 +571,7 @@ static int load_plan(const char *path)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *name, *tmo, *cmd, *save = NULL, *arg;
+		char *s = trim(line), *name, *tmo, *leak, *cmd, *save = NULL, *arg;
 		struct test *t;
 		int argc = 0;
 
@@ -265,8 +580,9 @@ static int load_plan(const char *path)
 			continue;
 		name = strtok_r(s, "\t", &save);
 		tmo = strtok_r(NULL, "\t", &save);
+		leak = strtok_r(NULL, "\t", &save);
 		cmd = strtok_r(NULL, "\t", &save);
-		if (!name || !tmo || !cmd || nr_tests == MAX_TESTS) {
+		if (!name || !tmo || !leak || !cmd || nr_tests == MAX_TESTS) {
 			out("# ktest: %s:%d: bad plan line\n", path, lineno);
 			fclose(f);
 			return -1;
@@ -274,6 +590,13 @@ static int load_plan(const char *path)
 		t = &tests[nr_tests++];
 		t->name = strdup(name);
 		t->timeout = atoi(tmo);
+		t->leak = default_tolerance;
+		if (parse_tolerance(leak, &t->leak)) {
+			out("# ktest: %s:%d: bad leak tolerance '%s'\n", path,
+			    lineno, leak);
+			fclose(f);
+			return -1;
+		}
 		for (arg = strtok_r(cmd, " ", &save); arg && argc < MAX_ARGS;
 		     arg = strtok_r(NULL, " ", &save))
 			t->argv[argc++] = strdup(arg);
@@ -538,19 +861,27 @@ int main(void)
 	out("KTAP version 1\n");
 	out("# ktest: plan %s, kernel log %s\n", plan ? plan : "/plan",
 	    kmsg_fd < 0 ? "unavailable" : "captured");
+	if (getenv("ktest_leak") &&
+	    parse_tolerance(getenv("ktest_leak"), &default_tolerance))
+		out("# ktest: bad ktest_leak=%s, using memfree_kb:%ld,slab:%ld\n",
+		    getenv("ktest_leak"), default_tolerance.memfree_kb,
+		    default_tolerance.slab);
 	if (load_plan(plan ? plan : "/plan")) {
 		out("1..0 # SKIP no usable plan\n");
 		out("# ktest: done\n");
 		goto off;
 	}
 	have_kvm = !access("/dev/kvm", R_OK | W_OK);
+	settle();
+	take_snapshot(&baseline);
+	have_baseline = true;
 	if (!have_kvm)
 		out("# ktest: /dev/kvm is missing: every KVM test fails\n");
 	out("1..%d\n", nr_tests);
 
 	for (int i = 0; i < nr_tests; i++) {
 		struct test *t = &tests[i];
-		char why[256] = "";
+		char why[512] = "";
 		double start = now();
 		enum result r;
 		size_t from;
@@ -559,6 +890,15 @@ int main(void)
 		out("# ktest: start %s (timeout %ds)\n", t->name, t->timeout);
 		r = run_test(t, why, sizeof(why), have_kvm);
 		if (t->argv[0][0] != '@') {
+			char leak[200] = "";
+
+			if (leak_check(t, leak, sizeof(leak), 30)) {
+				size_t l = strlen(why);
+
+				snprintf(why + l, sizeof(why) - l, "%sleak: %s",
+					 l ? "; " : "", leak);
+				r = FAIL;
+			}
 			/* Everything since the previous check, teardown included. */
 			klog_read();
 			from = klog_scanned;

@@ -2,11 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 """Boot the test kernel under QEMU and run a test plan.
 
-    run.py ARCH [--plan FILE] [--shell] [--repeat N]
+    run.py ARCH [--plan FILE] [--shell] [--repeat N] [--debug]
 
 The plan (tests/plan.ARCH) has one test per line:
 
-    NAME  TIMEOUT  VARIANT  [xfail=REGEX] [skip=REGEX]  COMMAND [ARGS...]  # notes
+    NAME  TIMEOUT  VARIANT  [MARK=VALUE...]  COMMAND [ARGS...]  # notes
+
+and settings on lines that start with 'set':
+
+    set leak memfree_kb:N,slab:N    leak tolerance of every test (see below)
+    set leak-debug memfree_kb:N,slab:N    the same with --debug (default: leak)
 
 VARIANT is '-' or extra kernel parameters joined with ',' (for example
 'kvm_amd.npt=0'); every distinct variant is one boot. The pseudo-parameter
@@ -27,6 +32,18 @@ match REGEX (Python syntax, no spaces: use \s) to count as XFAIL, which the
 summary counts as skipped and the report lists with the plan's reason.
 Only a plain non-zero exit qualifies: a timeout, a signal or a kernel splat
 is a FAIL, and so is a pass ("XPASS: update the plan").
+
+The in-guest runner checks every test for leaks (guest/init.c): free
+memory may shrink by at most memfree_kb, each of KVM's slab caches may grow
+by at most 'slab' objects, hugetlb pages and the test_pfnmap driver's pages
+must come back exactly. leak=off or leak=memfree_kb:N,slab:N overrides the
+plan's tolerance for one test.
+
+only=normal or only=debug runs a test only without or only with --debug.
+--debug runs the plan on the debug kernels (BUILD=build/debug, see
+scripts/test-debug.sh): every timeout, and the boot margin, is multiplied by
+DEBUG_SLOWDOWN (default 4), because KASAN, lockdep and DEBUG_VM make the
+selftests about that much slower.
 
 Every test the plan names and that did not report a result counts as
 failed. The summary goes to build/ARCH/summary (PASSED FAILED SKIPPED).
@@ -80,8 +97,9 @@ def say(msg):
 
 class Test:
     def __init__(self, name, timeout, variant, argv, where, xfail=None,
-                 skip=None):
+                 skip=None, leak="-"):
         self.name = name
+        self.leak = leak
         self.xfail = xfail
         self.skip = skip
         self.timeout = timeout
@@ -94,9 +112,16 @@ class Test:
         self.log = []
 
 
-def parse_plan(path):
+MARKS = ("xfail", "skip", "leak", "only")
+LEAK_RE = re.compile(r"(off|-|((memfree_kb|slab):\d+)(,(memfree_kb|slab):\d+)*)$")
+DEBUG_SLOWDOWN = int(os.environ.get("DEBUG_SLOWDOWN", "4"))
+
+
+def parse_plan(path, debug=False, settings=None):
     tests = []
     seen = set()
+    if settings is None:
+        settings = {}
     with open(path) as f:
         for lineno, raw in enumerate(f, 1):
             line = re.sub(r"(^|\s)#.*$", "", raw).strip()
@@ -104,6 +129,12 @@ def parse_plan(path):
                 continue
             fields = line.split()
             where = "%s:%d" % (os.path.relpath(path, TOP), lineno)
+            if fields[0] == "set":
+                if (len(fields) != 3 or fields[1] not in ("leak", "leak-debug") or
+                        not LEAK_RE.match(fields[2])):
+                    sys.exit("%s: expected 'set leak[-debug] memfree_kb:N,slab:N'" % where)
+                settings[fields[1]] = fields[2]
+                continue
             if len(fields) < 4:
                 sys.exit("%s: need NAME TIMEOUT VARIANT COMMAND" % where)
             name, timeout, variant = fields[0], fields[1], fields[2]
@@ -113,17 +144,26 @@ def parse_plan(path):
                 sys.exit("%s: duplicate test name '%s'" % (where, name))
             seen.add(name)
             argv, marks = fields[3:], {}
-            while argv and argv[0].split("=", 1)[0] in ("xfail", "skip"):
-                key, _, regex = argv.pop(0).partition("=")
-                try:
-                    re.compile(regex)
-                except re.error as e:
-                    sys.exit("%s: bad %s regex: %s" % (where, key, e))
-                marks[key] = regex
+            while argv and argv[0].split("=", 1)[0] in MARKS:
+                key, _, value = argv.pop(0).partition("=")
+                if key == "leak" and not LEAK_RE.match(value):
+                    sys.exit("%s: bad leak=%s" % (where, value))
+                elif key == "only" and value not in ("normal", "debug"):
+                    sys.exit("%s: only= takes 'normal' or 'debug'" % where)
+                elif key in ("xfail", "skip"):
+                    try:
+                        re.compile(value)
+                    except re.error as e:
+                        sys.exit("%s: bad %s regex: %s" % (where, key, e))
+                marks[key] = value
             if not argv:
                 sys.exit("%s: no command" % where)
-            tests.append(Test(name, int(timeout), variant, argv, where,
-                              marks.get("xfail"), marks.get("skip")))
+            if marks.get("only", "debug" if debug else "normal") != (
+                    "debug" if debug else "normal"):
+                continue
+            tests.append(Test(name, int(timeout) * (DEBUG_SLOWDOWN if debug else 1),
+                              variant, argv, where, marks.get("xfail"),
+                              marks.get("skip"), marks.get("leak", "-")))
     if not tests:
         sys.exit("%s: no tests" % path)
     return tests
@@ -188,7 +228,8 @@ def stage_initramfs(arch, groups, shell=False):
     for i, _, members in groups:
         with open(os.path.join(root, "plan.%d" % i), "w") as f:
             for t in members:
-                f.write("%s\t%d\t%s\n" % (t.name, t.timeout, " ".join(t.argv)))
+                f.write("%s\t%d\t%s\t%s\n" % (t.name, t.timeout, t.leak,
+                                              " ".join(t.argv)))
 
     if shell:
         bb = shutil.which("busybox") or "/bin/busybox"
@@ -243,7 +284,7 @@ def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
     return cmd
 
 
-def boot(arch, idx, variant, members, cpio):
+def boot(arch, idx, variant, members, cpio, settings, debug=False):
     base = os.path.join(LOGS, "%s-boot%d" % (arch, idx))
     console, results = base + ".console", base + ".tap"
     for p in (console, results):
@@ -254,13 +295,17 @@ def boot(arch, idx, variant, members, cpio):
     if "tcg=single" in params:
         params.remove("tcg=single")
         tcg = "single"
+    leak = settings.get("leak-debug" if debug else "leak", settings.get("leak"))
     append = " ".join(["console=" + QEMU[arch]["console"], "panic=-1",
-                       "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] + params)
+                       "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] +
+                      (["ktest_leak=" + leak] if leak else []) +
+                      params)
     cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg)
     with open(base + ".cmd", "w") as f:
         f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
 
-    limit = QEMU[arch]["boot_margin"] + sum(t.timeout for t in members)
+    limit = (QEMU[arch]["boot_margin"] * (DEBUG_SLOWDOWN if debug else 1) +
+             sum(t.timeout for t in members))
     say("run %s: boot %d%s, %d test(s), limit %ds (console: %s)" % (
         arch, idx, "" if variant == "-" else " [%s]" % variant,
         len(members), limit, os.path.relpath(console, TOP)))
@@ -432,6 +477,9 @@ def main():
     ap.add_argument("--summary", help="write 'PASSED FAILED SKIPPED' here")
     ap.add_argument("--count", action="store_true",
                     help="print how many results the plan expects")
+    ap.add_argument("--debug", action="store_true",
+                    help="debug kernels: only=debug tests, timeouts x%d" %
+                    DEBUG_SLOWDOWN)
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="boot every variant N times (flake hunting); "
                     "each boot's results count")
@@ -442,7 +490,8 @@ def main():
     plan = args.plan or os.path.join(TOP, "tests", "plan." + arch)
     os.makedirs(LOGS, exist_ok=True)
 
-    tests = parse_plan(plan)
+    settings = {}
+    tests = parse_plan(plan, args.debug, settings)
     groups = group_by_variant(tests)
     if args.count:
         print(sum(len(m) for _, _, m in groups))
@@ -461,9 +510,10 @@ def main():
     for rep in range(1, args.repeat + 1):
         if args.repeat > 1:
             say("run %s: repetition %d of %d" % (arch, rep, args.repeat))
-            groups = group_by_variant(parse_plan(plan))
+            groups = group_by_variant(parse_plan(plan, args.debug))
         for idx, variant, members in groups:
-            results = boot(arch, idx, variant, members, cpio)
+            results = boot(arch, idx, variant, members, cpio, settings,
+                           args.debug)
             check_tsc(arch, idx, results)
             if args.repeat > 1:
                 # Keep every boot's logs, and name its results apart.
