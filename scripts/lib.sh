@@ -19,6 +19,10 @@ STAMP=$BUILD/tree.stamp
 HEADSTAMP=$BUILD/tree.head
 JOBS=${JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
+# Kbuild passes absolute source paths when O= is outside the tree; with the
+# workspace as base_dir, ccache hashes them relative, so a second clone (CI's)
+# hits what this one compiled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
 # Fixed committer so that 'make tree' gives the same commit hashes everywhere.
 export GIT_COMMITTER_NAME="Series workspace"
 export GIT_COMMITTER_EMAIL="series@localhost"
