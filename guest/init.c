@@ -461,9 +461,9 @@ static void take_snapshot(struct snapshot *snap)
 	/*
 	 * KASAN (and page_owner) record the stack of every allocation and
 	 * free in the stack depot, whose pools of 4 pages are never freed:
-	 * a test that reaches code paths not seen before grows it for good,
-	 * by megabytes for the long fuzzer on a debug kernel. That is not the
-	 * test's memory; count it as free.
+	 * a test that reaches code paths not seen before grows it for good
+	 * (by 16-32 kB for the long fuzzer on a debug kernel). That is not
+	 * the test's memory; count it as free.
 	 */
 	f = fopen("/sys/kernel/debug/stackdepot/stats", "r");
 	while (f && fgets(line, sizeof(line), f))
