@@ -16,7 +16,11 @@ and settings on lines that start with 'set':
 VARIANT is '-' or extra kernel parameters joined with ',' (for example
 'kvm_amd.npt=0'); every distinct variant is one boot. The pseudo-parameter
 'tcg=single' is not passed to the kernel: it boots QEMU with single-threaded
-TCG instead of MTTCG (see the README's "Known problem: nested SVM under TCG"). COMMAND is a selftest
+TCG instead of MTTCG (see the README's "Known problem: nested SVM under TCG").
+Nor are 'cpu=MODEL', which replaces the arch's QEMU CPU model (arm64:
+'cpu=neoverse-n1' has no stage-2 FWB, 'cpu=cortex-a57' no VHE, so KVM runs
+nVHE), and 'machine=OPT', which adds OPT to the -M options (arm64:
+'machine=mte=on'). COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
@@ -266,9 +270,14 @@ exec setsid cttyhack sh
 
 
 def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
-             tcg="multi"):
+             tcg="multi", cpu=None, machine=None):
     q = QEMU[arch]
-    cmd = [q["binary"]] + q["args"] + [
+    args = list(q["args"])
+    if cpu:
+        args[args.index("-cpu") + 1] = cpu
+    if machine:
+        args[args.index("-M") + 1] += "," + machine
+    cmd = [q["binary"]] + args + [
         "-smp", "2", "-m", "4G", "-accel", "tcg,thread=" + tcg,
         "-nodefaults", "-no-reboot", "-display", "none",
         "-kernel", os.path.join(BUILD, arch, "kernel.img"),
@@ -295,12 +304,21 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
     if "tcg=single" in params:
         params.remove("tcg=single")
         tcg = "single"
+    cpu = machine = None
+    for p in list(params):
+        if p.startswith("cpu="):
+            cpu = p[len("cpu="):]
+            params.remove(p)
+        elif p.startswith("machine="):
+            machine = p[len("machine="):]
+            params.remove(p)
     leak = settings.get("leak-debug" if debug else "leak", settings.get("leak"))
     append = " ".join(["console=" + QEMU[arch]["console"], "panic=-1",
                        "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] +
                       (["ktest_leak=" + leak] if leak else []) +
                       params)
-    cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg)
+    cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg, cpu=cpu,
+                   machine=machine)
     with open(base + ".cmd", "w") as f:
         f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
 
