@@ -19,8 +19,12 @@ VARIANT is '-' or extra kernel parameters joined with ',' (for example
 TCG instead of MTTCG (see the README's "Known problem: nested SVM under TCG").
 Nor are 'cpu=MODEL', which replaces the arch's QEMU CPU model (arm64:
 'cpu=neoverse-n1' has no stage-2 FWB, 'cpu=cortex-a57' no VHE, so KVM runs
-nVHE), and 'machine=OPT', which adds OPT to the -M options (arm64:
-'machine=mte=on'). COMMAND is a selftest
+nVHE), 'machine=OPT', which adds OPT to the -M options (arm64:
+'machine=mte=on'), and 'dev=edu', which adds QEMU's edu test device (PCI
+1234:11e8, BAR0 1 MiB of MMIO) alone behind a PCIe root port of its own, so
+that a secondary bus reset of the port is how VFIO resets it (edu has no
+FLR); vfio_dmabuf_test binds it to vfio-pci. Other boots have no edu, so
+their PCI enumeration is unchanged. COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
@@ -142,6 +146,10 @@ def parse_plan(path, debug=False, settings=None):
             if len(fields) < 4:
                 sys.exit("%s: need NAME TIMEOUT VARIANT COMMAND" % where)
             name, timeout, variant = fields[0], fields[1], fields[2]
+            for p in variant.split(","):
+                if p.startswith("dev=") and p[len("dev="):] not in DEVICES:
+                    sys.exit("%s: unknown device '%s' (known: %s)" % (
+                        where, p, " ".join(sorted(DEVICES))))
             if not timeout.isdigit() or int(timeout) <= 0:
                 sys.exit("%s: bad timeout '%s'" % (where, timeout))
             if name in seen:
@@ -269,8 +277,19 @@ exec setsid cttyhack sh
     return cpio
 
 
+# Extra devices a variant can ask for with 'dev=NAME'. edu gets a root port
+# of its own: alone on the port's secondary bus, it can be reset with a
+# secondary bus reset, the only reset vfio-pci has for it. hotplug=off: no
+# pciehp on the port, so that the reset's link down is no hot-unplug. The
+# same works on q35 and on arm64's virt, both PCIe machines.
+DEVICES = {
+    "edu": ["-device", "pcie-root-port,id=edu_rp,chassis=1,hotplug=off",
+            "-device", "edu,bus=edu_rp"],
+}
+
+
 def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
-             tcg="multi", cpu=None, machine=None):
+             tcg="multi", cpu=None, machine=None, devices=()):
     q = QEMU[arch]
     args = list(q["args"])
     if cpu:
@@ -290,6 +309,9 @@ def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
         cmd += ["-device", "virtio-serial-pci",
                 "-chardev", "file,id=results,path=" + results,
                 "-device", "virtconsole,chardev=results"]
+    # Last, so that the other devices keep their PCI addresses.
+    for dev in devices:
+        cmd += DEVICES[dev]
     return cmd
 
 
@@ -305,6 +327,7 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
         params.remove("tcg=single")
         tcg = "single"
     cpu = machine = None
+    devices = []
     for p in list(params):
         if p.startswith("cpu="):
             cpu = p[len("cpu="):]
@@ -312,13 +335,16 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
         elif p.startswith("machine="):
             machine = p[len("machine="):]
             params.remove(p)
+        elif p.startswith("dev="):
+            devices.append(p[len("dev="):])
+            params.remove(p)
     leak = settings.get("leak-debug" if debug else "leak", settings.get("leak"))
     append = " ".join(["console=" + QEMU[arch]["console"], "panic=-1",
                        "log_buf_len=8M", "ktest_plan=/plan.%d" % idx] +
                       (["ktest_leak=" + leak] if leak else []) +
                       params)
     cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg, cpu=cpu,
-                   machine=machine)
+                   machine=machine, devices=devices)
     with open(base + ".cmd", "w") as f:
         f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
 
