@@ -24,7 +24,9 @@ nVHE), 'machine=OPT', which adds OPT to the -M options (arm64:
 1234:11e8, BAR0 1 MiB of MMIO) alone behind a PCIe root port of its own, so
 that a secondary bus reset of the port is how VFIO resets it (edu has no
 FLR); vfio_dmabuf_test binds it to vfio-pci. Other boots have no edu, so
-their PCI enumeration is unchanged. COMMAND is a selftest
+their PCI enumeration is unchanged. 'mem=SIZE' sets QEMU's memory (default
+4G), for boots that reserve 1G hugetlb pages ('hugepagesz=1G,hugepages=N',
+which on x86 the CPU's pdpe1gb allows). COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
@@ -74,7 +76,7 @@ T0 = float(os.environ.get("T0", time.time()))
 QEMU = {
     "x86_64": {
         "binary": "qemu-system-x86_64",
-        "args": ["-M", "q35", "-cpu", "EPYC,+svm,+npt"],
+        "args": ["-M", "q35", "-cpu", "EPYC,+svm,+npt,+pdpe1gb"],
         "console": "ttyS0",
         "boot_margin": 180,
         "strip": "strip",
@@ -289,7 +291,7 @@ DEVICES = {
 
 
 def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
-             tcg="multi", cpu=None, machine=None, devices=()):
+             tcg="multi", cpu=None, machine=None, devices=(), mem="4G"):
     q = QEMU[arch]
     args = list(q["args"])
     if cpu:
@@ -297,7 +299,7 @@ def qemu_cmd(arch, cpio, append, results=None, console=None, interactive=False,
     if machine:
         args[args.index("-M") + 1] += "," + machine
     cmd = [q["binary"]] + args + [
-        "-smp", "2", "-m", "4G", "-accel", "tcg,thread=" + tcg,
+        "-smp", "2", "-m", mem, "-accel", "tcg,thread=" + tcg,
         "-nodefaults", "-no-reboot", "-display", "none",
         "-kernel", os.path.join(BUILD, arch, "kernel.img"),
         "-initrd", cpio, "-append", append,
@@ -328,8 +330,12 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
         tcg = "single"
     cpu = machine = None
     devices = []
+    mem = "4G"
     for p in list(params):
-        if p.startswith("cpu="):
+        if p.startswith("mem="):
+            mem = p[len("mem="):]
+            params.remove(p)
+        elif p.startswith("cpu="):
             cpu = p[len("cpu="):]
             params.remove(p)
         elif p.startswith("machine="):
@@ -344,7 +350,7 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
                       (["ktest_leak=" + leak] if leak else []) +
                       params)
     cmd = qemu_cmd(arch, cpio, append, results, console, tcg=tcg, cpu=cpu,
-                   machine=machine, devices=devices)
+                   machine=machine, devices=devices, mem=mem)
     with open(base + ".cmd", "w") as f:
         f.write(" ".join("'%s'" % c if " " in c else c for c in cmd) + "\n")
 
