@@ -3,13 +3,22 @@
 # Base vs series, in the same run, on the same machine:
 #   - pfnmap_test must FAIL on the base and PASS with the series;
 #   - the 4K fault path must not regress: demand_paging_test (anonymous 4K)
-#     and kvm_page_table_test, patched/base throughput ratio >= 0.98.
+#     and kvm_page_table_test, patched/base throughput ratio >= 0.98;
+#   - guest_memfd_fault_bench's population that both kernels can do (x86:
+#     4K private memory, mode=private4k; arm64: 4K anonymous memory,
+#     mode=anon4k) is compared too, for information, and its series-only
+#     lines (2M/1G folios, conversion, footprint) are shown.
 #
 # "Base" is the pinned base plus only the commits of the series that add the
 # test driver and the selftest (they touch no KVM code), so that the test
 # can run there at all.  It is built in build/base/ from its own worktree.
 # Each of COMPARE_ROUNDS rounds boots base then series, running
 # tests/compare.ARCH, which repeats each benchmark; medians are compared.
+# The base cannot build the series' benchmarks (SERIES_BENCHES), which need
+# the series' uAPI headers, but they run on it: the base's boots get the
+# series' binaries of them next to its own selftests (in build/compare-base/,
+# as build/hybrid/ does for tests/fails-on-base.ARCH), so that both kernels
+# run the same binary.
 #
 #   compare.sh [ARCH...]    default: x86_64 arm64
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +29,10 @@ BASE_BUILD=$BUILD/base
 BASE_SRC=$BASE_BUILD/linux
 OUTDIR=$LOGS/compare
 TEST_PATHS=(lib/test_pfnmap.c tools/testing/selftests/kvm/pfnmap_test.c)
+# Selftests of the series that tests/compare.ARCH runs on the base kernel too.
+SERIES_BENCHES=(guest_memfd_fault_bench)
+# The base's boots: its kernel and selftests plus the series' SERIES_BENCHES.
+BASE_RUN=$BUILD/compare-base
 
 tree_exists || die "no tree at $TREE; run 'make tree'"
 mkdir -p "$BASE_BUILD" "$OUTDIR"
@@ -63,13 +76,24 @@ for arch in $ARCHES; do
 			--plan "$TOP/tests/fails-on-base.$arch" || true
 		cat "$hybrid/logs/$arch-boot"*.tap >"$OUTDIR/$arch-newtests-on-base.tap"
 	fi
+	# The base's selftests as symbolic links (run.py strips a copy of
+	# what the plan runs into the initramfs), plus the series' benchmarks.
+	rm -rf "${BASE_RUN:?}/$arch" "$BASE_RUN/logs"
+	mkdir -p "$BASE_RUN/$arch"
+	cp "$BASE_BUILD/$arch/kernel.img" "$BASE_BUILD/$arch/init" "$BASE_RUN/$arch/"
+	cp -as "$(cd "$BASE_BUILD/$arch/selftests" && pwd)" "$BASE_RUN/$arch/selftests"
+	for b in "${SERIES_BENCHES[@]}"; do
+		[ -f "$BUILD/$arch/selftests/$b" ] || die "$arch: the series did not build $b"
+		rm -f "$BASE_RUN/$arch/selftests/$b"
+		cp "$BUILD/$arch/selftests/$b" "$BASE_RUN/$arch/selftests/$b"
+	done
 	for r in $(seq 1 "$ROUNDS"); do
 		for which in base series; do
 			say "compare $arch: round $r, $which"
 			if [ "$which" = base ]; then
-				BUILD=$BASE_BUILD python3 "$TOP/scripts/run.py" "$arch" \
+				BUILD=$BASE_RUN python3 "$TOP/scripts/run.py" "$arch" \
 					--plan "$TOP/tests/compare.$arch" || true
-				logs=$BASE_BUILD/logs
+				logs=$BASE_RUN/logs
 			else
 				python3 "$TOP/scripts/run.py" "$arch" \
 					--plan "$TOP/tests/compare.$arch" || true
