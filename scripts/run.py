@@ -24,9 +24,10 @@ nVHE), 'machine=OPT', which adds OPT to the -M options (arm64:
 1234:11e8, BAR0 1 MiB of MMIO) alone behind a PCIe root port of its own, so
 that a secondary bus reset of the port is how VFIO resets it (edu has no
 FLR); vfio_dmabuf_test binds it to vfio-pci. Other boots have no edu, so
-their PCI enumeration is unchanged. 'mem=SIZE' sets QEMU's memory (default
-4G), for boots that reserve 1G hugetlb pages ('hugepagesz=1G,hugepages=N',
-which on x86 the CPU's pdpe1gb allows). COMMAND is a selftest
+their PCI enumeration is unchanged. 'qemu_mem=SIZE' sets QEMU's memory
+(default 4G), for boots that reserve 1G hugetlb pages
+('hugepagesz=1G,hugepages=N', which on x86 the CPU's pdpe1gb allows); the
+kernel's own 'mem=' is passed on as usual. COMMAND is a selftest
 binary relative to the selftests output directory, or a built-in of the
 in-guest runner ('@kunit SUITE'). Each boot also gets a 'boot-log' check
 that fails on a splat in the kernel log before the runner started, and a 'post-log' check of the
@@ -332,8 +333,8 @@ def boot(arch, idx, variant, members, cpio, settings, debug=False):
     devices = []
     mem = "4G"
     for p in list(params):
-        if p.startswith("mem="):
-            mem = p[len("mem="):]
+        if p.startswith("qemu_mem="):
+            mem = p[len("qemu_mem="):]
             params.remove(p)
         elif p.startswith("cpu="):
             cpu = p[len("cpu="):]
